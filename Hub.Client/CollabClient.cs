@@ -1,0 +1,211 @@
+using System.Text.Json;
+using CollabHub.Client.Transport;
+using CollabHub.Protocol;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CollabHub.Client;
+
+/// <summary>Options of one write: exactly-once and compare-and-set.</summary>
+/// <param name="MutationId">Makes a retry of this write return the first result instead of applying it again.</param>
+/// <param name="ExpectedVersion">Apply only if the key's version equals this (0 = the key must not exist).</param>
+public sealed record WriteOptions(string? MutationId = null, long? ExpectedVersion = null);
+
+/// <summary>
+/// A .NET client of a CollabHub server: typed calls for the whole v1 contract and typed events, over a direct
+/// WebSocket. Errors the hub reports come back as <see cref="CollabHubException"/> with a stable code.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var client = new CollabClient(new CollabClientOptions { Url = new("http://localhost:5000/hubs/collab"), Name = "ada" });
+/// client.Changed += (roomId, entry) => Console.WriteLine($"{entry.Key} = {entry.Value}");
+/// await client.StartAsync();
+/// var room = await client.JoinAsync("demo");
+/// await client.SetAsync("demo", "title", "Planning");
+/// </code>
+/// </example>
+public sealed class CollabClient : IAsyncDisposable
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly HubConnection _connection;
+
+    /// <summary>Creates a client; nothing connects until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">Where and as whom to connect.</param>
+    /// <exception cref="ArgumentException">The options have no absolute <see cref="CollabClientOptions.Url"/>.</exception>
+    public CollabClient(CollabClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Url is not { IsAbsoluteUri: true } url)
+        {
+            throw new ArgumentException("CollabClientOptions.Url must be an absolute hub URL, such as http://localhost:5000/hubs/collab.", nameof(options));
+        }
+        if (options.Name is { } name)
+        {
+            url = new UriBuilder(url) { Query = AppendQuery(url.Query, "name", name) }.Uri;
+        }
+
+        var builder = new HubConnectionBuilder().WithWebSocketUrl(url, transport =>
+        {
+            transport.AccessTokenProvider = options.AccessTokenProvider;
+            foreach (var (header, value) in options.Headers)
+            {
+                transport.Headers[header] = value;
+            }
+            options.ConfigureTransport?.Invoke(transport);
+        });
+        if (options.LoggerFactory is { } loggerFactory)
+        {
+            builder.Services.AddSingleton(loggerFactory);
+        }
+        _connection = builder.Build();
+        _connection.On<string, Entry>(HubEvents.Changed, (roomId, entry) => Changed?.Invoke(roomId, entry));
+        _connection.On<string, Message>(HubEvents.Posted, (roomId, message) => Posted?.Invoke(roomId, message));
+        _connection.On<string, SignalEvent>(HubEvents.Signaled, (roomId, signal) => Signaled?.Invoke(roomId, signal));
+        _connection.On<string, PresenceEntry[]>(HubEvents.PresenceChanged, (roomId, presence) => PresenceChanged?.Invoke(roomId, presence));
+        _connection.Closed += error =>
+        {
+            Closed?.Invoke(error);
+            return Task.CompletedTask;
+        };
+    }
+
+    /// <summary>An entry of a joined room was set or deleted: <c>(roomId, entry)</c>.</summary>
+    public event Action<string, Entry>? Changed;
+
+    /// <summary>A message was posted to a joined room: <c>(roomId, message)</c>.</summary>
+    public event Action<string, Message>? Posted;
+
+    /// <summary>Another connection in a joined room sent a signal: <c>(roomId, signal)</c>.</summary>
+    public event Action<string, SignalEvent>? Signaled;
+
+    /// <summary>A joined room's members changed: <c>(roomId, presence)</c>.</summary>
+    public event Action<string, IReadOnlyList<PresenceEntry>>? PresenceChanged;
+
+    /// <summary>The connection ended; the argument is the error, or null after <see cref="StopAsync"/>.</summary>
+    public event Action<Exception?>? Closed;
+
+    /// <summary>Whether the client is connected now.</summary>
+    public bool IsConnected => _connection.State == HubConnectionState.Connected;
+
+    /// <summary>Connects and completes the SignalR handshake.</summary>
+    /// <param name="cancellationToken">Cancels the attempt.</param>
+    public Task StartAsync(CancellationToken cancellationToken = default) => _connection.StartAsync(cancellationToken);
+
+    /// <summary>Closes the connection cleanly.</summary>
+    /// <param name="cancellationToken">Cancels the wait for a clean close.</param>
+    public Task StopAsync(CancellationToken cancellationToken = default) => _connection.StopAsync(cancellationToken);
+
+    /// <summary>Joins a room: a full snapshot, or with <paramref name="sinceSeq"/> only what changed after it.</summary>
+    /// <param name="roomId">The room.</param>
+    /// <param name="sinceSeq">The last seq of this room the caller has applied.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<JoinResult> JoinAsync(string roomId, long? sinceSeq = null, CancellationToken cancellationToken = default) =>
+        InvokeAsync<JoinResult>(HubMethods.Join, new JoinRequest(roomId, sinceSeq), cancellationToken);
+
+    /// <summary>Leaves a room; its events stop.</summary>
+    /// <param name="roomId">The room.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task LeaveAsync(string roomId, CancellationToken cancellationToken = default) =>
+        InvokeAsync(HubMethods.Leave, new LeaveRequest(roomId), cancellationToken);
+
+    /// <summary>Sets a key to a JSON value; completes once the write is durable.</summary>
+    /// <param name="roomId">A joined room.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="value">Any JSON value.</param>
+    /// <param name="options">Mutation id and expected version, if any.</param>
+    /// <param name="cancellationToken">Cancels the wait (the write may still be applied).</param>
+    public Task<WriteResult> SetAsync(string roomId, string key, JsonElement value, WriteOptions? options = null, CancellationToken cancellationToken = default) =>
+        InvokeAsync<WriteResult>(HubMethods.Set, new SetRequest(roomId, key, value, options?.MutationId, options?.ExpectedVersion), cancellationToken);
+
+    /// <summary>Sets a key to a value serialized as JSON (camelCase); completes once the write is durable.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="roomId">A joined room.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="options">Mutation id and expected version, if any.</param>
+    /// <param name="cancellationToken">Cancels the wait (the write may still be applied).</param>
+    public Task<WriteResult> SetAsync<T>(string roomId, string key, T value, WriteOptions? options = null, CancellationToken cancellationToken = default) =>
+        SetAsync(roomId, key, JsonSerializer.SerializeToElement(value, Json), options, cancellationToken);
+
+    /// <summary>Deletes a key (leaving a tombstone); completes once the delete is durable.</summary>
+    /// <param name="roomId">A joined room.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="options">Mutation id and expected version, if any.</param>
+    /// <param name="cancellationToken">Cancels the wait (the delete may still be applied).</param>
+    public Task<WriteResult> DeleteAsync(string roomId, string key, WriteOptions? options = null, CancellationToken cancellationToken = default) =>
+        InvokeAsync<WriteResult>(HubMethods.Delete, new DeleteRequest(roomId, key, options?.MutationId, options?.ExpectedVersion), cancellationToken);
+
+    /// <summary>Posts a message with a JSON body; completes once it is durable.</summary>
+    /// <param name="roomId">A joined room.</param>
+    /// <param name="body">Any JSON value.</param>
+    /// <param name="mutationId">Makes a retry return the first post instead of posting again.</param>
+    /// <param name="cancellationToken">Cancels the wait (the post may still be applied).</param>
+    public Task<PostResult> PostAsync(string roomId, JsonElement body, string? mutationId = null, CancellationToken cancellationToken = default) =>
+        InvokeAsync<PostResult>(HubMethods.Post, new PostRequest(roomId, body, mutationId), cancellationToken);
+
+    /// <summary>Posts a text message; completes once it is durable.</summary>
+    /// <param name="roomId">A joined room.</param>
+    /// <param name="text">The message text, sent as a JSON string.</param>
+    /// <param name="mutationId">Makes a retry return the first post instead of posting again.</param>
+    /// <param name="cancellationToken">Cancels the wait (the post may still be applied).</param>
+    public Task<PostResult> PostAsync(string roomId, string text, string? mutationId = null, CancellationToken cancellationToken = default) =>
+        PostAsync(roomId, JsonSerializer.SerializeToElement(text, Json), mutationId, cancellationToken);
+
+    /// <summary>Asks what changed in a joined room after <paramref name="sinceSeq"/>.</summary>
+    /// <param name="roomId">A joined room.</param>
+    /// <param name="sinceSeq">The last seq the caller has applied.</param>
+    /// <param name="limit">At most this many items; the server's page size when null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<SyncResult> SyncAsync(string roomId, long sinceSeq, int? limit = null, CancellationToken cancellationToken = default) =>
+        InvokeAsync<SyncResult>(HubMethods.Sync, new SyncRequest(roomId, sinceSeq, limit), cancellationToken);
+
+    /// <summary>Sends an ephemeral payload to the room's other connections; never stored.</summary>
+    /// <param name="roomId">A joined room.</param>
+    /// <param name="payload">Any JSON value.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task SignalAsync(string roomId, JsonElement payload, CancellationToken cancellationToken = default) =>
+        InvokeAsync(HubMethods.Signal, new SignalRequest(roomId, payload), cancellationToken);
+
+    /// <summary>Closes the connection and releases it.</summary>
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+
+    private async Task<T> InvokeAsync<T>(string method, object request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _connection.InvokeAsync<T>(method, request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HubException ex)
+        {
+            throw ToCollabException(ex);
+        }
+    }
+
+    private async Task InvokeAsync(string method, object request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _connection.InvokeAsync(method, request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HubException ex)
+        {
+            throw ToCollabException(ex);
+        }
+    }
+
+    private static CollabHubException ToCollabException(HubException ex)
+    {
+        var code = ErrorCodes.Parse(ex.Message) ?? "unknown";
+        var marker = ex.Message.LastIndexOf("HubException: ", StringComparison.Ordinal);
+        var message = marker >= 0 ? ex.Message[(marker + "HubException: ".Length)..] : ex.Message;
+        return new CollabHubException(code, message, ex);
+    }
+
+    private static string AppendQuery(string query, string name, string value)
+    {
+        var pair = $"{Uri.EscapeDataString(name)}={Uri.EscapeDataString(value)}";
+        return string.IsNullOrEmpty(query) || query == "?" ? pair : $"{query.TrimStart('?')}&{pair}";
+    }
+}

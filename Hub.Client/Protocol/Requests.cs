@@ -1,0 +1,76 @@
+using System.Text.Json;
+
+namespace CollabHub.Protocol;
+
+/// <summary>The hub methods of the v1 wire contract, as invoked over SignalR.</summary>
+public static class HubMethods
+{
+    /// <summary>Joins a room: <see cref="JoinRequest"/> returns <see cref="JoinResult"/>.</summary>
+    public const string Join = "Join";
+    /// <summary>Leaves a room: <see cref="LeaveRequest"/>, returns nothing.</summary>
+    public const string Leave = "Leave";
+    /// <summary>Sets a key: <see cref="SetRequest"/> returns <see cref="WriteResult"/>.</summary>
+    public const string Set = "Set";
+    /// <summary>Deletes a key: <see cref="DeleteRequest"/> returns <see cref="WriteResult"/>.</summary>
+    public const string Delete = "Delete";
+    /// <summary>Posts a message: <see cref="PostRequest"/> returns <see cref="PostResult"/>.</summary>
+    public const string Post = "Post";
+    /// <summary>Catches up on a room: <see cref="SyncRequest"/> returns <see cref="SyncResult"/>.</summary>
+    public const string Sync = "Sync";
+    /// <summary>Sends an ephemeral signal: <see cref="SignalRequest"/>, returns nothing.</summary>
+    public const string Signal = "Signal";
+}
+
+/// <summary>The events the hub sends to clients.</summary>
+public static class HubEvents
+{
+    /// <summary><c>(roomId, Entry)</c>: one entry was set or deleted.</summary>
+    public const string Changed = "Changed";
+    /// <summary><c>(roomId, Message)</c>: a message was posted.</summary>
+    public const string Posted = "Posted";
+    /// <summary><c>(roomId, SignalEvent)</c>: an ephemeral signal from another connection.</summary>
+    public const string Signaled = "Signaled";
+    /// <summary><c>(roomId, PresenceEntry[])</c>: the room's members after a join or leave.</summary>
+    public const string PresenceChanged = "PresenceChanged";
+}
+
+/// <summary>Joins a room. Without <see cref="SinceSeq"/> the answer is a full snapshot; with it, a delta.</summary>
+/// <param name="RoomId">The room to join.</param>
+/// <param name="SinceSeq">The last room sequence number the client has applied, if any.</param>
+public sealed record JoinRequest(string RoomId, long? SinceSeq = null);
+
+/// <summary>Leaves a room.</summary>
+/// <param name="RoomId">The room to leave.</param>
+public sealed record LeaveRequest(string RoomId);
+
+/// <summary>Sets a key to a JSON value.</summary>
+/// <param name="RoomId">The room.</param>
+/// <param name="Key">The key to set.</param>
+/// <param name="Value">Any JSON value.</param>
+/// <param name="MutationId">A client-made id, unique per user, that makes the write exactly-once.</param>
+/// <param name="ExpectedVersion">Compare-and-set: apply only if the key's version equals this (0 = must not exist).</param>
+public sealed record SetRequest(string RoomId, string Key, JsonElement Value, string? MutationId = null, long? ExpectedVersion = null);
+
+/// <summary>Deletes a key, leaving a tombstone.</summary>
+/// <param name="RoomId">The room.</param>
+/// <param name="Key">The key to delete.</param>
+/// <param name="MutationId">A client-made id, unique per user, that makes the write exactly-once.</param>
+/// <param name="ExpectedVersion">Compare-and-set: apply only if the key's version equals this.</param>
+public sealed record DeleteRequest(string RoomId, string Key, string? MutationId = null, long? ExpectedVersion = null);
+
+/// <summary>Posts a message to the room's log.</summary>
+/// <param name="RoomId">The room.</param>
+/// <param name="Body">Any JSON value, typically a string.</param>
+/// <param name="MutationId">A client-made id, unique per user, that makes the post exactly-once; it becomes the message id.</param>
+public sealed record PostRequest(string RoomId, JsonElement Body, string? MutationId = null);
+
+/// <summary>Asks for what changed in a room after <see cref="SinceSeq"/>.</summary>
+/// <param name="RoomId">The room.</param>
+/// <param name="SinceSeq">The last room sequence number the client has applied.</param>
+/// <param name="Limit">At most this many items (entries plus messages); defaults to the server's page size.</param>
+public sealed record SyncRequest(string RoomId, long SinceSeq, int? Limit = null);
+
+/// <summary>Sends an ephemeral payload (cursor, typing) to the room's other connections; never stored.</summary>
+/// <param name="RoomId">The room.</param>
+/// <param name="Payload">Any JSON value.</param>
+public sealed record SignalRequest(string RoomId, JsonElement Payload);

@@ -1,0 +1,66 @@
+using System.Text.Json;
+
+namespace CollabHub.Protocol;
+
+/// <summary>One key of a room's store.</summary>
+/// <param name="Key">The key.</param>
+/// <param name="Value">The JSON value; <c>null</c> for a tombstone.</param>
+/// <param name="Version">The room sequence number of the key's last write.</param>
+/// <param name="Deleted">True for a tombstone left by a delete.</param>
+/// <param name="By">The user id of the last writer.</param>
+/// <param name="At">When the last write was committed.</param>
+public sealed record Entry(string Key, JsonElement? Value, long Version, bool Deleted, string By, DateTimeOffset At);
+
+/// <summary>One message of a room's log.</summary>
+/// <param name="Seq">The room sequence number the post took.</param>
+/// <param name="Id">The message id: the post's mutation id, or one made by the server.</param>
+/// <param name="Body">The JSON body.</param>
+/// <param name="By">The user id of the poster.</param>
+/// <param name="At">When the post was committed.</param>
+public sealed record Message(long Seq, string Id, JsonElement Body, string By, DateTimeOffset At);
+
+/// <summary>One user present in a room.</summary>
+/// <param name="UserId">The user id.</param>
+/// <param name="Name">The display name.</param>
+/// <param name="Connections">How many of the user's connections are in the room.</param>
+public sealed record PresenceEntry(string UserId, string Name, int Connections);
+
+/// <summary>An ephemeral signal from another connection in a room.</summary>
+/// <param name="From">The sender's user id.</param>
+/// <param name="Name">The sender's display name.</param>
+/// <param name="ConnectionId">The sender's connection, to tell apart two tabs of one user.</param>
+/// <param name="Payload">The JSON payload as sent.</param>
+public sealed record SignalEvent(string From, string Name, string ConnectionId, JsonElement Payload);
+
+/// <summary>The answer to <see cref="HubMethods.Join"/>.</summary>
+/// <param name="RoomId">The room.</param>
+/// <param name="Seq">The position this answer brings the client up to.</param>
+/// <param name="Full">True when this is a full snapshot (replace local state), false for a delta.</param>
+/// <param name="Entries">Entries ordered by version; a delta includes tombstones.</param>
+/// <param name="Messages">Messages ordered by seq.</param>
+/// <param name="Presence">Who is in the room now.</param>
+/// <param name="HasMore">When true, call Sync with <c>sinceSeq = Seq</c> until it is false.</param>
+public sealed record JoinResult(string RoomId, long Seq, bool Full, IReadOnlyList<Entry> Entries, IReadOnlyList<Message> Messages, IReadOnlyList<PresenceEntry> Presence, bool HasMore);
+
+/// <summary>The answer to <see cref="HubMethods.Sync"/>.</summary>
+/// <param name="RoomId">The room.</param>
+/// <param name="Seq">The position this answer brings the client up to.</param>
+/// <param name="Entries">Entries (tombstones included) with a version above the asked seq, ordered by version.</param>
+/// <param name="Messages">Messages with a seq above the asked seq, ordered by seq.</param>
+/// <param name="HasMore">When true, call Sync again with <c>sinceSeq = Seq</c>.</param>
+/// <param name="Full">True when the asked seq is older than the tombstone purge horizon: the answer is a full snapshot.</param>
+public sealed record SyncResult(string RoomId, long Seq, IReadOnlyList<Entry> Entries, IReadOnlyList<Message> Messages, bool HasMore, bool Full = false);
+
+/// <summary>The answer to a Set or a Delete.</summary>
+/// <param name="Applied">True when this call changed the store.</param>
+/// <param name="Duplicate">True when the mutation id was seen before: this is the first call's result.</param>
+/// <param name="Conflict">True when the expected version did not match: nothing was stored.</param>
+/// <param name="Seq">The seq the write took when applied; otherwise the room's seq when it was refused.</param>
+/// <param name="Entry">The entry as it now stands (on a conflict, the current one that won); null if the key never existed.</param>
+public sealed record WriteResult(bool Applied, bool Duplicate, bool Conflict, long Seq, Entry? Entry);
+
+/// <summary>The answer to a Post.</summary>
+/// <param name="Seq">The seq the message took.</param>
+/// <param name="Message">The stored message.</param>
+/// <param name="Duplicate">True when the mutation id was seen before: this is the first call's result.</param>
+public sealed record PostResult(long Seq, Message Message, bool Duplicate);

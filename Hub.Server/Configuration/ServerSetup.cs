@@ -1,0 +1,75 @@
+using CollabHub.Server.Hubs;
+using CollabHub.Server.Ops;
+using CollabHub.Server.Rooms;
+using CollabHub.Server.Security;
+using CollabHub.Server.Store;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace CollabHub.Server.Configuration;
+
+/// <summary>Wires the server together: one place that lists every service and every endpoint.</summary>
+internal static class ServerSetup
+{
+    public const string HubPath = "/hubs/collab";
+
+    public static WebApplicationBuilder AddCollabHub(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<CollabHubOptions>().Bind(builder.Configuration.GetSection(CollabHubOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CollabHubOptions>, CollabHubOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+
+        // Store: EF Core over the configured database, one group-commit writer, a periodic purge.
+        services.AddSingleton<IStoreDialect>(sp => sp.GetRequiredService<IOptions<CollabHubOptions>>().Value.Store.Provider switch
+        {
+            StoreProvider.Sqlite => ActivatorUtilities.CreateInstance<SqliteDialect>(sp),
+            var other => throw new InvalidOperationException($"CollabHub:Store:Provider '{other}' is not supported by this build."),
+        });
+        services.AddPooledDbContextFactory<StoreDbContext>((sp, options) => sp.GetRequiredService<IStoreDialect>().Configure(options));
+        services.AddSingleton<IRoomStore, SqlRoomStore>();
+        services.AddSingleton<SchemaMigrator>();
+        services.AddSingleton<GroupCommitWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<GroupCommitWriter>());
+        services.AddHostedService<PurgeService>();
+
+        // Rooms: presence, broadcasting, the operations behind the hub.
+        services.AddSingleton<IPresenceTracker, MemoryPresenceTracker>();
+        services.AddSingleton<RoomBroadcaster>();
+        services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<RoomBroadcaster>());
+        services.AddSingleton<RoomService>();
+
+        // Security: who is connecting.
+        services.AddAuthentication(DevelopmentIdentityHandler.SchemeName)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, DevelopmentIdentityHandler>(DevelopmentIdentityHandler.SchemeName, null);
+        services.AddAuthorization();
+        services.AddSingleton<IUserIdProvider, SubjectUserIdProvider>();
+
+        // Hubs: the contract, with SignalR's message size matched to the largest payload we accept.
+        var limits = builder.Configuration.GetSection(CollabHubOptions.SectionName).Get<CollabHubOptions>()?.Limits ?? new LimitsOptions();
+        services.AddSingleton<RequestValidator>();
+        services.AddSignalR(hub =>
+        {
+            hub.MaximumReceiveMessageSize = limits.MaxHubMessageBytes;
+            hub.AddFilter<ErrorMappingFilter>();
+        });
+
+        services.AddCollabHubHealthChecks();
+        return builder;
+    }
+
+    public static async Task<WebApplication> UseCollabHubAsync(this WebApplication app)
+    {
+        await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
+
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapHub<RoomsHub>(HubPath).RequireAuthorization();
+        app.MapCollabHubHealthChecks();
+        return app;
+    }
+}

@@ -1,0 +1,48 @@
+using CollabHub.Protocol;
+using CollabHub.Server.Store;
+using Microsoft.AspNetCore.SignalR;
+
+namespace CollabHub.Server.Hubs;
+
+/// <summary>
+/// Turns the services' exceptions into coded <see cref="HubException"/>s. Anything unexpected is logged here and
+/// reported as <c>unavailable</c>: writes are all-or-nothing, so the client knows nothing was applied and may retry.
+/// </summary>
+internal sealed partial class ErrorMappingFilter(ILogger<ErrorMappingFilter> logger) : IHubFilter
+{
+    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext context, Func<HubInvocationContext, ValueTask<object?>> next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (HubException)
+        {
+            throw;
+        }
+        catch (StoreOverloadedException)
+        {
+            throw HubErrors.Create(ErrorCodes.Overloaded, "the server's write queue is full; retry shortly");
+        }
+        catch (MutationReusedException ex)
+        {
+            throw HubErrors.Create(ErrorCodes.MutationReused, ex.Message);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            throw HubErrors.Create(ErrorCodes.Unavailable, $"{ex.Message}; nothing was applied");
+        }
+        catch (OperationCanceledException) when (context.Context.ConnectionAborted.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            LogFailed(ex, context.HubMethodName);
+            throw HubErrors.Create(ErrorCodes.Unavailable, "the server could not complete the call; nothing was applied");
+        }
+    }
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Hub method {Method} failed")]
+    private partial void LogFailed(Exception exception, string method);
+}

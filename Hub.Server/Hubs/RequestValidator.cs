@@ -1,0 +1,139 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using CollabHub.Protocol;
+using CollabHub.Server.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace CollabHub.Server.Hubs;
+
+/// <summary>Checks every field a client sends against the contract and the configured limits, before anything is done.</summary>
+internal sealed partial class RequestValidator(IOptions<CollabHubOptions> options)
+{
+    private readonly LimitsOptions _limits = options.Value.Limits;
+
+    [GeneratedRegex(LimitsOptions.RoomIdPattern, RegexOptions.CultureInvariant)]
+    private static partial Regex RoomIdRegex();
+
+    public T Require<T>(T? request) where T : class =>
+        request ?? throw HubErrors.Create(ErrorCodes.InvalidArgument, "the request object is required");
+
+    public string RoomId(string? roomId)
+    {
+        if (string.IsNullOrEmpty(roomId))
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidRoom, "roomId is required");
+        }
+        if (roomId.Length > _limits.MaxRoomIdLength || !RoomIdRegex().IsMatch(roomId))
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidRoom,
+                $"roomId must be 1 to {_limits.MaxRoomIdLength} letters, digits or . _ ~ -, starting with a letter or digit");
+        }
+        return roomId;
+    }
+
+    public string Key(string? key)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidKey, "key is required");
+        }
+        if (key.Length > _limits.MaxKeyLength)
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidKey, $"key is longer than {_limits.MaxKeyLength} characters");
+        }
+        if (!IsPrintable(key))
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidKey, "key must not contain control characters or unpaired surrogates");
+        }
+        return key;
+    }
+
+    public string? MutationId(string? mutationId)
+    {
+        if (mutationId is null)
+        {
+            return null;
+        }
+        if (mutationId.Length == 0 || mutationId.Length > _limits.MaxMutationIdLength || !IsPrintable(mutationId))
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidArgument,
+                $"mutationId must be 1 to {_limits.MaxMutationIdLength} printable characters");
+        }
+        return mutationId;
+    }
+
+    public long? ExpectedVersion(long? expectedVersion) => expectedVersion is < 0
+        ? throw HubErrors.Create(ErrorCodes.InvalidArgument, "expectedVersion must be 0 or more")
+        : expectedVersion;
+
+    public long SinceSeq(long? sinceSeq) => sinceSeq switch
+    {
+        null => throw HubErrors.Create(ErrorCodes.InvalidArgument, "sinceSeq is required"),
+        < 0 => throw HubErrors.Create(ErrorCodes.InvalidArgument, "sinceSeq must be 0 or more"),
+        _ => sinceSeq.Value,
+    };
+
+    public long? OptionalSinceSeq(long? sinceSeq) => sinceSeq is null ? null : SinceSeq(sinceSeq);
+
+    public int Limit(int? limit) => limit switch
+    {
+        null => _limits.MaxPageItems,
+        < 1 => throw HubErrors.Create(ErrorCodes.InvalidArgument, "limit must be 1 or more"),
+        _ when limit > _limits.MaxPageItems => throw HubErrors.Create(ErrorCodes.InvalidArgument, $"limit must be at most {_limits.MaxPageItems}"),
+        _ => limit.Value,
+    };
+
+    public string Value(JsonElement value)
+    {
+        CheckJson(value, "value", _limits.MaxValueBytes);
+        return value.GetRawText();
+    }
+
+    public string Body(JsonElement body)
+    {
+        CheckJson(body, "body", _limits.MaxBodyBytes);
+        return body.GetRawText();
+    }
+
+    public JsonElement Payload(JsonElement payload)
+    {
+        CheckJson(payload, "payload", _limits.MaxSignalBytes);
+        return payload;
+    }
+
+    /// <summary>Checks a JSON field is present and, as the client sent it, small enough; reads its size without copying.</summary>
+    private static void CheckJson(JsonElement element, string field, int maxBytes)
+    {
+        if (element.ValueKind == JsonValueKind.Undefined)
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} is required (JSON null is a value)");
+        }
+        if (JsonMarshal.GetRawUtf8Value(element).Length > maxBytes)
+        {
+            throw HubErrors.Create(ErrorCodes.TooLarge, $"{field} is larger than {maxBytes} bytes of JSON");
+        }
+    }
+
+    private static bool IsPrintable(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsControl(c))
+            {
+                return false;
+            }
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+                continue;
+            }
+            if (char.IsSurrogate(c))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,77 @@
+namespace CollabHub.Server.Rooms;
+
+/// <summary>
+/// One connection's identity and the rooms it has joined. Membership is per connection and lives only as long
+/// as the connection: after a reconnect the client joins again.
+/// </summary>
+internal sealed class ConnectionRooms(string connectionId, string userId, string name)
+{
+    private readonly Dictionary<string, long?> _rooms = new(StringComparer.Ordinal);
+
+    public string ConnectionId { get; } = connectionId;
+    public string UserId { get; } = userId;
+    public string Name { get; } = name;
+
+    public bool IsIn(string roomId)
+    {
+        lock (_rooms)
+        {
+            return _rooms.ContainsKey(roomId);
+        }
+    }
+
+    /// <summary>Records a join; false when the connection already has <paramref name="maxRooms"/> other rooms.</summary>
+    public bool TryAdd(string roomId, int maxRooms)
+    {
+        lock (_rooms)
+        {
+            if (!_rooms.ContainsKey(roomId) && _rooms.Count >= maxRooms)
+            {
+                return false;
+            }
+            _rooms[roomId] = null;
+            return true;
+        }
+    }
+
+    public bool Remove(string roomId)
+    {
+        lock (_rooms)
+        {
+            return _rooms.Remove(roomId);
+        }
+    }
+
+    public string[] RemoveAll()
+    {
+        lock (_rooms)
+        {
+            var rooms = _rooms.Keys.ToArray();
+            _rooms.Clear();
+            return rooms;
+        }
+    }
+
+    /// <summary>
+    /// Remembers where a paged full snapshot stopped, so that the Sync continuing it is not mistaken for a stale
+    /// client below the purge horizon (which would restart the snapshot for ever).
+    /// </summary>
+    public void SetSnapshotCursor(string roomId, long? position)
+    {
+        lock (_rooms)
+        {
+            if (_rooms.ContainsKey(roomId))
+            {
+                _rooms[roomId] = position;
+            }
+        }
+    }
+
+    public bool IsSnapshotCursor(string roomId, long position)
+    {
+        lock (_rooms)
+        {
+            return _rooms.TryGetValue(roomId, out var cursor) && cursor == position;
+        }
+    }
+}

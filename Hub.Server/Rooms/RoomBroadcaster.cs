@@ -1,0 +1,50 @@
+using CollabHub.Protocol;
+using CollabHub.Server.Hubs;
+using CollabHub.Server.Store;
+using Microsoft.AspNetCore.SignalR;
+
+namespace CollabHub.Server.Rooms;
+
+/// <summary>
+/// Sends every event to a room's SignalR group. The group is the room id; the <see cref="HubLifetimeManager{THub}"/>
+/// behind <see cref="IHubContext{THub}"/> (in-process, or the Redis backplane) carries it to every instance.
+/// Sends are started in call order and not awaited: a slow client must not hold up the commit loop, and a client
+/// that misses or reorders an event repairs it with Sync (events carry seqs).
+/// </summary>
+internal sealed partial class RoomBroadcaster(IHubContext<RoomsHub> hub, ILogger<RoomBroadcaster> logger) : ICommitObserver
+{
+    public void OnCommitted(WriteCommand command, WriteOutcome outcome)
+    {
+        var send = outcome.Post is { } post
+            ? hub.Clients.Group(command.RoomId).SendAsync(HubEvents.Posted, command.RoomId, post.Message)
+            : hub.Clients.Group(command.RoomId).SendAsync(HubEvents.Changed, command.RoomId, outcome.Write!.Entry);
+        Observe(send, command.RoomId);
+    }
+
+    public void PresenceChanged(string roomId, IReadOnlyList<PresenceEntry> presence) =>
+        Observe(hub.Clients.Group(roomId).SendAsync(HubEvents.PresenceChanged, roomId, presence), roomId);
+
+    public Task SignalAsync(string roomId, string senderConnectionId, SignalEvent signal) =>
+        hub.Clients.GroupExcept(roomId, senderConnectionId).SendAsync(HubEvents.Signaled, roomId, signal);
+
+    private void Observe(Task send, string roomId)
+    {
+        if (send.IsCompletedSuccessfully)
+        {
+            return;
+        }
+        send.ContinueWith(
+            static (task, state) =>
+            {
+                var (self, room) = ((RoomBroadcaster, string))state!;
+                self.LogSendFailed(task.Exception!.GetBaseException(), room);
+            },
+            (this, roomId),
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Sending an event to room {RoomId} failed")]
+    private partial void LogSendFailed(Exception exception, string roomId);
+}

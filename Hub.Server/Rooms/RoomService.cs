@@ -1,0 +1,86 @@
+using System.Text.Json;
+using CollabHub.Protocol;
+using CollabHub.Server.Configuration;
+using CollabHub.Server.Hubs;
+using CollabHub.Server.Store;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace CollabHub.Server.Rooms;
+
+/// <summary>
+/// What the hub's methods do, once their input is valid: membership, presence, reads, and writes through the
+/// group-commit writer (whose observer broadcasts them after commit).
+/// </summary>
+internal sealed class RoomService(
+    IHubContext<RoomsHub> hub,
+    IRoomStore store,
+    GroupCommitWriter writer,
+    IPresenceTracker presence,
+    RoomBroadcaster broadcaster,
+    IOptions<CollabHubOptions> options)
+{
+    private readonly LimitsOptions _limits = options.Value.Limits;
+
+    public async Task<JoinResult> JoinAsync(ConnectionRooms connection, string roomId, long? sinceSeq, CancellationToken cancellationToken)
+    {
+        if (!connection.TryAdd(roomId, _limits.MaxRoomsPerConnection))
+        {
+            throw HubErrors.Create(ErrorCodes.TooManyRooms, $"a connection may be in at most {_limits.MaxRoomsPerConnection} rooms; leave one first");
+        }
+        // Into the group before reading, so no change committed after the read is missed; one read before it
+        // may arrive twice, which the seq makes harmless.
+        await hub.Groups.AddToGroupAsync(connection.ConnectionId, roomId, cancellationToken);
+        var members = presence.Add(roomId, connection.ConnectionId, connection.UserId, connection.Name);
+        broadcaster.PresenceChanged(roomId, members);
+
+        var page = await store.ReadAsync(new RoomRead(roomId, sinceSeq, _limits.MaxPageItems, _limits.JoinMessages), cancellationToken);
+        connection.SetSnapshotCursor(roomId, page.Full && page.HasMore ? page.Seq : null);
+        return new JoinResult(roomId, page.Seq, page.Full, page.Entries, page.Messages, members, page.HasMore);
+    }
+
+    public async Task LeaveAsync(ConnectionRooms connection, string roomId)
+    {
+        if (!connection.Remove(roomId))
+        {
+            return;
+        }
+        await hub.Groups.RemoveFromGroupAsync(connection.ConnectionId, roomId);
+        RemovePresence(connection, roomId);
+    }
+
+    /// <summary>Called when the connection is gone: SignalR drops its groups itself; presence is ours to fix.</summary>
+    public void Disconnected(ConnectionRooms connection)
+    {
+        foreach (var roomId in connection.RemoveAll())
+        {
+            RemovePresence(connection, roomId);
+        }
+    }
+
+    public async Task<SyncResult> SyncAsync(ConnectionRooms connection, string roomId, long sinceSeq, int limit, CancellationToken cancellationToken)
+    {
+        var continuesSnapshot = connection.IsSnapshotCursor(roomId, sinceSeq);
+        var page = await store.ReadAsync(new RoomRead(roomId, sinceSeq, limit, _limits.JoinMessages, continuesSnapshot), cancellationToken);
+        if (page.Full || continuesSnapshot)
+        {
+            connection.SetSnapshotCursor(roomId, page.HasMore ? page.Seq : null);
+        }
+        return new SyncResult(roomId, page.Seq, page.Entries, page.Messages, page.HasMore, page.Full);
+    }
+
+    public async Task<WriteResult> WriteAsync(WriteCommand command) => (await writer.WriteAsync(command)).Write!;
+
+    public async Task<PostResult> PostAsync(WriteCommand command) => (await writer.WriteAsync(command)).Post!;
+
+    public Task SignalAsync(ConnectionRooms connection, string roomId, JsonElement payload) =>
+        broadcaster.SignalAsync(roomId, connection.ConnectionId, new SignalEvent(connection.UserId, connection.Name, connection.ConnectionId, payload));
+
+    private void RemovePresence(ConnectionRooms connection, string roomId)
+    {
+        if (presence.Remove(roomId, connection.ConnectionId) is { } members)
+        {
+            broadcaster.PresenceChanged(roomId, members);
+        }
+    }
+}

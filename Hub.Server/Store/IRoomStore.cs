@@ -1,0 +1,63 @@
+using CollabHub.Protocol;
+
+namespace CollabHub.Server.Store;
+
+/// <summary>
+/// The versioned store: per room, a last-writer-wins key/JSON map with tombstones and a message log,
+/// all ordered by one gapless sequence counter.
+/// </summary>
+/// <remarks>
+/// Guarantees every implementation keeps:
+/// <list type="bullet">
+/// <item>Every applied write (set, delete, post) takes its room's next seq inside the transaction that stores it, so
+/// seqs are strictly increasing and gapless per room, across processes sharing the database.</item>
+/// <item><see cref="CommitAsync"/> is all or nothing: when it returns, every outcome is durable; when it throws,
+/// nothing of the batch is stored.</item>
+/// <item>A key's version is the seq of its last write; a delete leaves a tombstone with its own version.</item>
+/// <item>A write with an expected version applies only if the key's current version equals it (0 = absent or
+/// deleted); otherwise it is a conflict and stores nothing but the mutation record.</item>
+/// <item>A write with a mutation id is applied at most once per user: a retry gets the first outcome back,
+/// marked duplicate, for as long as the mutation record is kept.</item>
+/// </list>
+/// </remarks>
+internal interface IRoomStore
+{
+    /// <summary>Applies the writes in order, in one transaction.</summary>
+    Task<WriteOutcome[]> CommitAsync(IReadOnlyList<WriteCommand> writes, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads a consistent page of a room: a delta after <paramref name="sinceSeq"/> when it is within the purge
+    /// horizon and not ahead of the room, otherwise a full snapshot of live entries and the recent messages.
+    /// </summary>
+    Task<RoomPage> ReadAsync(RoomRead read, CancellationToken cancellationToken);
+
+    /// <summary>Deletes tombstones and mutation records older than the given times; raises each room's purge horizon.</summary>
+    Task<PurgeResult> PurgeAsync(DateTimeOffset tombstonesBefore, DateTimeOffset mutationsBefore, CancellationToken cancellationToken);
+}
+
+/// <summary>A write for <see cref="IRoomStore.CommitAsync"/>. <see cref="ValueJson"/> is the value (Set) or body (Post).</summary>
+internal sealed record WriteCommand(
+    MutationKind Kind,
+    string RoomId,
+    string UserId,
+    string? Key,
+    string? ValueJson,
+    string? MutationId,
+    long? ExpectedVersion);
+
+/// <summary>What one write came to: <see cref="Write"/> for a set or delete, <see cref="Post"/> for a post.</summary>
+internal readonly record struct WriteOutcome(WriteResult? Write, PostResult? Post)
+{
+    /// <summary>True when this call changed the store now, so the change is to be broadcast.</summary>
+    public bool IsNewChange => Write is { Applied: true, Duplicate: false } || Post is { Duplicate: false };
+}
+
+/// <param name="SinceSeq">The client's position; null asks for a full snapshot.</param>
+/// <param name="Limit">Most entries plus messages in a delta; most entries in a full snapshot.</param>
+/// <param name="RecentMessages">How many recent messages a full snapshot carries.</param>
+/// <param name="IgnorePurgeHorizon">Continue a full snapshot the same connection is paging through.</param>
+internal sealed record RoomRead(string RoomId, long? SinceSeq, int Limit, int RecentMessages, bool IgnorePurgeHorizon = false);
+
+internal sealed record RoomPage(long Seq, bool Full, IReadOnlyList<Entry> Entries, IReadOnlyList<Message> Messages, bool HasMore);
+
+internal readonly record struct PurgeResult(int Tombstones, int Mutations);

@@ -1,0 +1,19 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace CollabHub.Server.Store;
+
+/// <summary>What differs between the databases the store runs on; everything else is plain EF Core.</summary>
+internal interface IStoreDialect
+{
+    void Configure(DbContextOptionsBuilder options);
+
+    /// <summary>Starts a read-only transaction that sees one consistent snapshot and blocks no writer.</summary>
+    Task<IDbContextTransaction> BeginSnapshotAsync(StoreDbContext db, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Opens a transaction that no other process can run alongside (the schema migration takes it),
+    /// and says whether the schema_info table exists yet.
+    /// </summary>
+    Task<(IDbContextTransaction Transaction, bool HasSchema)> BeginExclusiveAsync(StoreDbContext db, CancellationToken cancellationToken);
+}

@@ -1,0 +1,38 @@
+using CollabHub.Server.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace CollabHub.Server.Store;
+
+/// <summary>Purges expired tombstones and mutation records every <see cref="StoreOptions.PurgeInterval"/>.</summary>
+internal sealed partial class PurgeService(IRoomStore store, IOptions<CollabHubOptions> options, TimeProvider clock, ILogger<PurgeService> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value.Store;
+        using var timer = new PeriodicTimer(settings.PurgeInterval, clock);
+        do
+        {
+            try
+            {
+                var now = clock.GetUtcNow();
+                var purged = await store.PurgeAsync(now - settings.TombstoneRetention, now - settings.MutationRetention, stoppingToken);
+                if (purged.Tombstones + purged.Mutations > 0)
+                {
+                    LogPurged(purged.Tombstones, purged.Mutations);
+                }
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogPurgeFailed(ex);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Purged {Tombstones} tombstones and {Mutations} mutation records")]
+    private partial void LogPurged(int tombstones, int mutations);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Purging the store failed; retrying at the next interval")]
+    private partial void LogPurgeFailed(Exception exception);
+}

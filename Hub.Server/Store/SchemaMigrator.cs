@@ -1,0 +1,52 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace CollabHub.Server.Store;
+
+/// <summary>
+/// Brings the database to the schema this build expects, at start-up, under an exclusive transaction so that
+/// several server processes starting at once do it exactly once. EF Core's design-time tools are not available,
+/// so migrations are plain steps here: step N takes the schema from version N-1 to N.
+/// </summary>
+internal sealed partial class SchemaMigrator(IDbContextFactory<StoreDbContext> contexts, IStoreDialect dialect, ILogger<SchemaMigrator> logger)
+{
+    /// <summary>Step 1 creates the schema from the EF model; later steps are SQL appended here, never edited.</summary>
+    private static readonly Func<StoreDbContext, string>[] Steps =
+    [
+        db => db.Database.GenerateCreateScript(),
+    ];
+
+    public static int CurrentVersion => Steps.Length;
+
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var (transaction, hasSchema) = await dialect.BeginExclusiveAsync(db, cancellationToken);
+        await using (transaction)
+        {
+            var version = 0;
+            if (hasSchema)
+            {
+                version = await db.SchemaInfo.Where(s => s.Id == 1).Select(s => s.Version).FirstOrDefaultAsync(cancellationToken);
+            }
+            if (version > CurrentVersion)
+            {
+                throw new InvalidOperationException(
+                    $"The database has schema version {version}, newer than this build's {CurrentVersion}. Run a newer CollabHub release.");
+            }
+            for (var step = version; step < CurrentVersion; step++)
+            {
+                await db.Database.ExecuteSqlRawAsync(Steps[step](db), cancellationToken);
+            }
+            if (version < CurrentVersion)
+            {
+                await db.Database.ExecuteSqlRawAsync(
+                    "DELETE FROM schema_info; INSERT INTO schema_info (id, version) VALUES (1, {0});", [CurrentVersion], cancellationToken);
+                LogMigrated(version, CurrentVersion);
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Store schema migrated from version {From} to {To}")]
+    private partial void LogMigrated(int from, int to);
+}

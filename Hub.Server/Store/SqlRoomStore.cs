@@ -1,0 +1,234 @@
+using System.Data;
+using CollabHub.Protocol;
+using Microsoft.EntityFrameworkCore;
+
+namespace CollabHub.Server.Store;
+
+/// <summary><see cref="IRoomStore"/> over EF Core, for SQLite and PostgreSQL alike.</summary>
+internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, IStoreDialect dialect, TimeProvider clock) : IRoomStore
+{
+    public async Task<WriteOutcome[]> CommitAsync(IReadOnlyList<WriteCommand> writes, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        // The room rows are locked (PostgreSQL) or the database is (SQLite) before any read, so nothing
+        // read here can change before the commit.
+        await using var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var roomSeqs = new Dictionary<string, long>(StringComparer.Ordinal);
+        var outcomes = new WriteOutcome[writes.Count];
+
+        for (var i = 0; i < writes.Count; i++)
+        {
+            var write = writes[i];
+            if (write.MutationId is not null
+                && await db.Mutations.FindAsync([write.UserId, write.MutationId], cancellationToken) is { } seen)
+            {
+                outcomes[i] = seen.RoomId == write.RoomId && seen.Kind == write.Kind
+                    ? StoreJson.Replay(seen)
+                    : throw new MutationReusedException(write.MutationId);
+                continue;
+            }
+
+            if (!roomSeqs.TryGetValue(write.RoomId, out var seq))
+            {
+                seq = await LockRoomAsync(db, write.RoomId, cancellationToken);
+            }
+
+            outcomes[i] = write.Kind == MutationKind.Post
+                ? Post(db, write, ref seq, now)
+                : await WriteEntryAsync(db, write, seq, now, cancellationToken);
+            if (outcomes[i].Write is { Applied: true } applied)
+            {
+                seq = applied.Seq;
+            }
+            roomSeqs[write.RoomId] = seq;
+
+            if (write.MutationId is not null)
+            {
+                db.Mutations.Add(new MutationRow
+                {
+                    UserId = write.UserId,
+                    MutationId = write.MutationId,
+                    RoomId = write.RoomId,
+                    Kind = write.Kind,
+                    ResultJson = StoreJson.Serialize(outcomes[i]),
+                    At = now,
+                });
+            }
+        }
+
+        foreach (var (roomId, seq) in roomSeqs)
+        {
+            await db.Rooms.Where(r => r.Id == roomId).ExecuteUpdateAsync(s => s.SetProperty(r => r.Seq, seq), cancellationToken);
+        }
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return outcomes;
+    }
+
+    /// <summary>Creates the room if needed and locks its row until the commit; returns its current seq.</summary>
+    private static async Task<long> LockRoomAsync(StoreDbContext db, string roomId, CancellationToken cancellationToken)
+    {
+        var seqs = await db.Database
+            .SqlQueryRaw<long>(
+                """INSERT INTO rooms (id, seq, purged_seq) VALUES ({0}, 0, 0) ON CONFLICT (id) DO UPDATE SET seq = rooms.seq RETURNING seq AS "Value" """,
+                roomId)
+            .ToListAsync(cancellationToken);
+        return seqs[0];
+    }
+
+    private static WriteOutcome Post(StoreDbContext db, WriteCommand write, ref long seq, long now)
+    {
+        seq++;
+        var row = new MessageRow
+        {
+            RoomId = write.RoomId,
+            Seq = seq,
+            Id = write.MutationId ?? Guid.NewGuid().ToString("N"),
+            BodyJson = write.ValueJson!,
+            By = write.UserId,
+            At = now,
+        };
+        db.Messages.Add(row);
+        return new WriteOutcome(null, new PostResult(seq, StoreJson.ToMessage(row), Duplicate: false));
+    }
+
+    private static async Task<WriteOutcome> WriteEntryAsync(StoreDbContext db, WriteCommand write, long roomSeq, long now, CancellationToken cancellationToken)
+    {
+        // FindAsync sees rows added or changed earlier in this batch, so writes to one key in one batch chain correctly.
+        var row = await db.Entries.FindAsync([write.RoomId, write.Key!], cancellationToken);
+        var live = row is { Deleted: false };
+        var currentVersion = live ? row!.Version : 0;
+        var isDelete = write.Kind == MutationKind.Delete;
+
+        var conflict = write.ExpectedVersion is { } expected
+            && expected != currentVersion
+            && !(row is { Deleted: true } && expected == row.Version);
+        if (conflict || (isDelete && !live))
+        {
+            // A conflict, or a delete of a key that is not there: nothing changes.
+            return new WriteOutcome(new WriteResult(false, false, conflict, roomSeq, row is null ? null : StoreJson.ToEntry(row)), null);
+        }
+
+        var seq = roomSeq + 1;
+        if (row is null)
+        {
+            row = new EntryRow { RoomId = write.RoomId, Key = write.Key!, By = write.UserId };
+            db.Entries.Add(row);
+        }
+        row.ValueJson = isDelete ? null : write.ValueJson;
+        row.Deleted = isDelete;
+        row.Version = seq;
+        row.By = write.UserId;
+        row.At = now;
+        return new WriteOutcome(new WriteResult(true, false, false, seq, StoreJson.ToEntry(row)), null);
+    }
+
+    public async Task<RoomPage> ReadAsync(RoomRead read, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await using var transaction = await dialect.BeginSnapshotAsync(db, cancellationToken);
+
+        var room = await db.Rooms.AsNoTracking()
+            .Where(r => r.Id == read.RoomId)
+            .Select(r => new { r.Seq, r.PurgedSeq })
+            .FirstOrDefaultAsync(cancellationToken);
+        long roomSeq = room?.Seq ?? 0, purgedSeq = room?.PurgedSeq ?? 0;
+
+        var page = read.SinceSeq is { } since
+            && since <= roomSeq
+            && (since >= purgedSeq || read.IgnorePurgeHorizon)
+            ? await ReadDeltaAsync(db, read.RoomId, since, read.Limit, roomSeq, cancellationToken)
+            : await ReadFullAsync(db, read, roomSeq, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return page;
+    }
+
+    private static async Task<RoomPage> ReadFullAsync(StoreDbContext db, RoomRead read, long roomSeq, CancellationToken cancellationToken)
+    {
+        var rows = await db.Entries.AsNoTracking()
+            .Where(e => e.RoomId == read.RoomId && !e.Deleted)
+            .OrderBy(e => e.Version)
+            .Take(read.Limit + 1)
+            .ToListAsync(cancellationToken);
+        var hasMore = rows.Count > read.Limit;
+        if (hasMore)
+        {
+            rows.RemoveAt(rows.Count - 1);
+        }
+        // A partial snapshot brings the client up to its last entry; the rest comes through Sync.
+        var position = hasMore ? rows[^1].Version : roomSeq;
+
+        var messages = await db.Messages.AsNoTracking()
+            .Where(m => m.RoomId == read.RoomId && m.Seq <= position)
+            .OrderByDescending(m => m.Seq)
+            .Take(read.RecentMessages)
+            .ToListAsync(cancellationToken);
+        messages.Reverse();
+        return new RoomPage(position, true, rows.ConvertAll(StoreJson.ToEntry), messages.ConvertAll(StoreJson.ToMessage), hasMore);
+    }
+
+    private static async Task<RoomPage> ReadDeltaAsync(StoreDbContext db, string roomId, long since, int limit, long roomSeq, CancellationToken cancellationToken)
+    {
+        var entryRows = await db.Entries.AsNoTracking()
+            .Where(e => e.RoomId == roomId && e.Version > since)
+            .OrderBy(e => e.Version)
+            .Take(limit + 1)
+            .ToListAsync(cancellationToken);
+        var messageRows = await db.Messages.AsNoTracking()
+            .Where(m => m.RoomId == roomId && m.Seq > since)
+            .OrderBy(m => m.Seq)
+            .Take(limit + 1)
+            .ToListAsync(cancellationToken);
+
+        // Merge the two seq-ordered lists and keep the first `limit` items, so the page is a prefix of the room's history.
+        var entries = new List<Entry>();
+        var messages = new List<Message>();
+        int e = 0, m = 0;
+        long position = since;
+        while (entries.Count + messages.Count < limit && (e < entryRows.Count || m < messageRows.Count))
+        {
+            if (m >= messageRows.Count || (e < entryRows.Count && entryRows[e].Version < messageRows[m].Seq))
+            {
+                position = entryRows[e].Version;
+                entries.Add(StoreJson.ToEntry(entryRows[e++]));
+            }
+            else
+            {
+                position = messageRows[m].Seq;
+                messages.Add(StoreJson.ToMessage(messageRows[m++]));
+            }
+        }
+        var hasMore = e < entryRows.Count || m < messageRows.Count;
+        return new RoomPage(hasMore ? position : roomSeq, false, entries, messages, hasMore);
+    }
+
+    public async Task<PurgeResult> PurgeAsync(DateTimeOffset tombstonesBefore, DateTimeOffset mutationsBefore, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+        var tombstoneCutoff = tombstonesBefore.ToUnixTimeMilliseconds();
+        var horizons = await db.Entries
+            .Where(e => e.Deleted && e.At < tombstoneCutoff)
+            .GroupBy(e => e.RoomId)
+            .Select(g => new { RoomId = g.Key, MaxVersion = g.Max(e => e.Version) })
+            .ToListAsync(cancellationToken);
+        foreach (var horizon in horizons)
+        {
+            await db.Rooms
+                .Where(r => r.Id == horizon.RoomId && r.PurgedSeq < horizon.MaxVersion)
+                .ExecuteUpdateAsync(s => s.SetProperty(r => r.PurgedSeq, horizon.MaxVersion), cancellationToken);
+        }
+        var tombstones = await db.Entries.Where(e => e.Deleted && e.At < tombstoneCutoff).ExecuteDeleteAsync(cancellationToken);
+        var mutationCutoff = mutationsBefore.ToUnixTimeMilliseconds();
+        var mutations = await db.Mutations.Where(m => m.At < mutationCutoff).ExecuteDeleteAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new PurgeResult(tombstones, mutations);
+    }
+}
+
+/// <summary>A mutation id came back for another room or operation than the one it was first used for.</summary>
+internal sealed class MutationReusedException(string mutationId)
+    : Exception($"mutation id '{mutationId}' was already used for another room or operation")
+{
+}

@@ -1,0 +1,52 @@
+using System.Data;
+using CollabHub.Server.Configuration;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Options;
+
+namespace CollabHub.Server.Store;
+
+/// <summary>
+/// SQLite in WAL mode: readers never block the writer, and several server processes on one host can share
+/// the file. Writers queue on SQLite's lock for up to <see cref="StoreOptions.BusyTimeout"/>.
+/// </summary>
+internal sealed class SqliteDialect(IOptions<CollabHubOptions> options) : IStoreDialect
+{
+    private readonly string _connectionString = BuildConnectionString(options.Value.Store);
+
+    private static string BuildConnectionString(StoreOptions store)
+    {
+        var builder = new SqliteConnectionStringBuilder(store.ConnectionString)
+        {
+            // Microsoft.Data.Sqlite retries a busy database until the command timeout elapses.
+            DefaultTimeout = (int)Math.Ceiling(store.BusyTimeout.TotalSeconds),
+            Pooling = true,
+        };
+        return builder.ToString();
+    }
+
+    public void Configure(DbContextOptionsBuilder options) => options.UseSqlite(_connectionString);
+
+    public async Task<IDbContextTransaction> BeginSnapshotAsync(StoreDbContext db, CancellationToken cancellationToken)
+    {
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        // Deferred: the snapshot starts at the first read and takes no write lock.
+        var connection = (SqliteConnection)db.Database.GetDbConnection();
+        return await db.Database.UseTransactionAsync(connection.BeginTransaction(deferred: true), cancellationToken)
+            ?? throw new InvalidOperationException("SQLite did not start a transaction.");
+    }
+
+    public async Task<(IDbContextTransaction Transaction, bool HasSchema)> BeginExclusiveAsync(StoreDbContext db, CancellationToken cancellationToken)
+    {
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        // WAL is a property of the file; switching needs no other connection to be writing, so it is done first.
+        await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        // Microsoft.Data.Sqlite transactions are BEGIN IMMEDIATE: they hold the write lock from the start.
+        var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.Serializable, cancellationToken);
+        var tables = await db.Database
+            .SqlQueryRaw<long>("SELECT count(*) AS \"Value\" FROM sqlite_master WHERE type = 'table' AND name = 'schema_info'")
+            .ToListAsync(cancellationToken);
+        return (transaction, tables[0] > 0);
+    }
+}

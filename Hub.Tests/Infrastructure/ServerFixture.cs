@@ -1,0 +1,47 @@
+using CollabHub.Client;
+
+namespace CollabHub.Tests.Infrastructure;
+
+/// <summary>One server process shared by a test class; each test uses its own rooms.</summary>
+public sealed class ServerFixture : IAsyncLifetime
+{
+    private readonly TempDirectory _folder = new();
+    private HubServerProcess? _server;
+
+    internal HubServerProcess Server => _server ?? throw new InvalidOperationException("The server has not started.");
+
+    public string DatabasePath => _folder.File("collabhub.db");
+
+    public async Task InitializeAsync() => _server = await HubServerProcess.StartAsync(DatabasePath, TestSettings.Small);
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+        _folder.Dispose();
+    }
+
+    /// <summary>A started client connected as <paramref name="name"/>.</summary>
+    public Task<CollabClient> ConnectAsync(string name) => TestClients.ConnectAsync(Server.HubUrl, name);
+}
+
+/// <summary>Settings the shared test servers run with: small limits, so limits are cheap to reach.</summary>
+internal static class TestSettings
+{
+    public const int MaxPageItems = 20;
+    public const int JoinMessages = 5;
+    public const int MaxValueBytes = 4096;
+    public const int MaxRoomsPerConnection = 8;
+
+    public static IReadOnlyDictionary<string, string> Small { get; } = new Dictionary<string, string>
+    {
+        ["CollabHub:Limits:MaxPageItems"] = MaxPageItems.ToString(),
+        ["CollabHub:Limits:JoinMessages"] = JoinMessages.ToString(),
+        ["CollabHub:Limits:MaxValueBytes"] = MaxValueBytes.ToString(),
+        ["CollabHub:Limits:MaxBodyBytes"] = MaxValueBytes.ToString(),
+        ["CollabHub:Limits:MaxSignalBytes"] = "1024",
+        ["CollabHub:Limits:MaxRoomsPerConnection"] = MaxRoomsPerConnection.ToString(),
+    };
+}
