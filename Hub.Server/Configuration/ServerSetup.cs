@@ -4,7 +4,6 @@ using CollabHub.Server.Rooms;
 using CollabHub.Server.Security;
 using CollabHub.Server.Store;
 using Microsoft.AspNetCore.SignalR;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -22,18 +21,7 @@ internal static class ServerSetup
         services.AddSingleton<IValidateOptions<CollabHubOptions>, CollabHubOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
 
-        // Store: EF Core over the configured database, one group-commit writer, a periodic purge.
-        services.AddSingleton<IStoreDialect>(sp => sp.GetRequiredService<IOptions<CollabHubOptions>>().Value.Store.Provider switch
-        {
-            StoreProvider.Sqlite => ActivatorUtilities.CreateInstance<SqliteDialect>(sp),
-            var other => throw new InvalidOperationException($"CollabHub:Store:Provider '{other}' is not supported by this build."),
-        });
-        services.AddPooledDbContextFactory<StoreDbContext>((sp, options) => sp.GetRequiredService<IStoreDialect>().Configure(options));
-        services.AddSingleton<IRoomStore, SqlRoomStore>();
-        services.AddSingleton<SchemaMigrator>();
-        services.AddSingleton<GroupCommitWriter>();
-        services.AddHostedService(sp => sp.GetRequiredService<GroupCommitWriter>());
-        services.AddHostedService<PurgeService>();
+        services.AddCollabHubStore();
 
         // Rooms: presence, broadcasting, the operations behind the hub.
         services.AddSingleton<IPresenceTracker, MemoryPresenceTracker>();

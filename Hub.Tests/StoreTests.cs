@@ -1,0 +1,118 @@
+using CollabHub.Server.Store;
+using CollabHub.Tests.Infrastructure;
+
+namespace CollabHub.Tests;
+
+/// <summary>The store's guarantees, in process against a real SQLite file, with a clock the test controls.</summary>
+public sealed class StoreTests
+{
+    private static readonly TimeSpan Day = TimeSpan.FromDays(1);
+
+    [Fact]
+    public async Task A_delta_from_below_the_purge_horizon_becomes_a_full_snapshot()
+    {
+        await using var harness = await StoreHarness.CreateAsync(o => o.Store.TombstoneRetention = 2 * Day);
+        await harness.SetAsync("r", "keep", "1");
+        await harness.SetAsync("r", "gone", "2");
+        await harness.DeleteAsync("r", "gone");
+        harness.Clock.Advance(Day);
+        await harness.SetAsync("r", "later", "4");
+
+        // Within the retention both deltas are complete, tombstone included.
+        Assert.Contains((await harness.ReadAsync("r", 1)).Entries, e => e is { Key: "gone", Deleted: true });
+
+        harness.Clock.Advance(1.5 * Day);
+        var purged = await harness.Store.PurgeAsync(harness.Clock.GetUtcNow() - 2 * Day, harness.Clock.GetUtcNow() - 7 * Day, CancellationToken.None);
+
+        Assert.Equal(1, purged.Tombstones);
+        var stale = await harness.ReadAsync("r", 2);
+        Assert.True(stale.Full);
+        Assert.Equal(["keep", "later"], stale.Entries.Select(e => e.Key));
+        var fresh = await harness.ReadAsync("r", 3);
+        Assert.False(fresh.Full);
+        Assert.Equal(["later"], fresh.Entries.Select(e => e.Key));
+    }
+
+    [Fact]
+    public async Task A_paged_full_snapshot_can_be_continued_below_the_purge_horizon()
+    {
+        await using var harness = await StoreHarness.CreateAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            await harness.SetAsync("r", $"k{i}", $"{i}");
+        }
+        await harness.SetAsync("r", "gone", "0");
+        await harness.DeleteAsync("r", "gone");
+        harness.Clock.Advance(60 * Day);
+        await harness.Store.PurgeAsync(harness.Clock.GetUtcNow(), harness.Clock.GetUtcNow(), CancellationToken.None);
+
+        var first = await harness.ReadAsync("r", null, limit: 3);
+        Assert.True(first is { Full: true, HasMore: true, Seq: 3 });
+        Assert.True((await harness.ReadAsync("r", first.Seq, limit: 3)).Full, "without the cursor it is a stale client");
+        var rest = await harness.ReadAsync("r", first.Seq, limit: 3, continuesSnapshot: true);
+        Assert.False(rest.Full);
+        Assert.False(rest.HasMore);
+        Assert.Equal(["k3", "k4"], rest.Entries.Select(e => e.Key));
+    }
+
+    [Fact]
+    public async Task Mutation_records_expire_after_the_retention_window()
+    {
+        await using var harness = await StoreHarness.CreateAsync();
+        var first = await harness.SetAsync("r", "k", "1", mutationId: "m1");
+        var retry = await harness.SetAsync("r", "k", "1", mutationId: "m1");
+        Assert.True(retry.Write!.Duplicate);
+        Assert.Equal(first.Write!.Seq, retry.Write.Seq);
+
+        harness.Clock.Advance(8 * Day);
+        var purged = await harness.Store.PurgeAsync(harness.Clock.GetUtcNow() - 30 * Day, harness.Clock.GetUtcNow() - 7 * Day, CancellationToken.None);
+
+        Assert.Equal(1, purged.Mutations);
+        var late = await harness.SetAsync("r", "k", "1", mutationId: "m1");
+        Assert.False(late.Write!.Duplicate);
+    }
+
+    [Fact]
+    public async Task One_batch_chains_writes_to_the_same_key_and_replays_a_repeated_mutation_id()
+    {
+        await using var harness = await StoreHarness.CreateAsync();
+        var outcomes = await harness.Store.CommitAsync(
+        [
+            new(MutationKind.Set, "r", "ada", "k", "1", "m1", 0),
+            new(MutationKind.Set, "r", "bob", "k", "2", null, 1),
+            new(MutationKind.Set, "r", "ada", "k", "1", "m1", 0),
+            new(MutationKind.Set, "r", "eve", "k", "3", null, 1),
+            new(MutationKind.Post, "other", "eve", null, "\"hi\"", null, null),
+            new(MutationKind.Delete, "r", "ada", "k", null, null, 2),
+        ], CancellationToken.None);
+
+        Assert.Equal((true, 1L), (outcomes[0].Write!.Applied, outcomes[0].Write!.Seq));
+        Assert.Equal((true, 2L), (outcomes[1].Write!.Applied, outcomes[1].Write!.Seq));
+        Assert.True(outcomes[2].Write!.Duplicate);
+        Assert.Equal(1, outcomes[2].Write!.Seq);
+        Assert.True(outcomes[3].Write!.Conflict);
+        Assert.Equal(2, outcomes[3].Write!.Entry!.Version);
+        Assert.Equal(1, outcomes[4].Post!.Seq);
+        Assert.Equal((true, 3L), (outcomes[5].Write!.Applied, outcomes[5].Write!.Seq));
+        var delta = await harness.ReadAsync("r", 0);
+        Assert.Equal(3, delta.Seq);
+        Assert.True(delta.Entries.Single().Deleted);
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_stores_nothing()
+    {
+        await using var harness = await StoreHarness.CreateAsync();
+        await harness.SetAsync("r", "k", "1", mutationId: "m1");
+
+        await Assert.ThrowsAsync<MutationReusedException>(() => harness.Store.CommitAsync(
+        [
+            new(MutationKind.Set, "r", "ada", "a", "1", null, null),
+            new(MutationKind.Post, "r", "ada", null, "\"x\"", "m1", null),
+        ], CancellationToken.None));
+
+        var page = await harness.ReadAsync("r", 0);
+        Assert.Equal(1, page.Seq);
+        Assert.Equal(["k"], page.Entries.Select(e => e.Key));
+    }
+}
