@@ -1,6 +1,7 @@
 using System.Data;
 using CollabHub.Protocol;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace CollabHub.Server.Store;
 
@@ -10,18 +11,19 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
     public async Task<WriteOutcome[]> CommitAsync(IReadOnlyList<WriteCommand> writes, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        // The room rows are locked (PostgreSQL) or the database is (SQLite) before any read, so nothing
-        // read here can change before the commit.
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        // SQLite: an immediate transaction, holding the write lock from the start. PostgreSQL: each room row is
+        // locked before its first read. Either way nothing read here can change before the commit.
         await using var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+        await using var sql = new WriteTransaction(db.Database.GetDbConnection(), transaction.GetDbTransaction());
+        var batch = new BatchState(writes.Count);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var roomSeqs = new Dictionary<string, long>(StringComparer.Ordinal);
         var outcomes = new WriteOutcome[writes.Count];
 
         for (var i = 0; i < writes.Count; i++)
         {
             var write = writes[i];
-            if (write.MutationId is not null
-                && await db.Mutations.FindAsync([write.UserId, write.MutationId], cancellationToken) is { } seen)
+            if (write.MutationId is not null && await batch.FindMutationAsync(sql, write.UserId, write.MutationId, cancellationToken) is { } seen)
             {
                 outcomes[i] = seen.RoomId == write.RoomId && seen.Kind == write.Kind
                     ? StoreJson.Replay(seen)
@@ -29,23 +31,18 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
                 continue;
             }
 
-            if (!roomSeqs.TryGetValue(write.RoomId, out var seq))
-            {
-                seq = await LockRoomAsync(db, write.RoomId, cancellationToken);
-            }
-
+            var roomSeq = await batch.RoomSeqAsync(sql, write.RoomId, cancellationToken);
             outcomes[i] = write.Kind == MutationKind.Post
-                ? Post(db, write, ref seq, now)
-                : await WriteEntryAsync(db, write, seq, now, cancellationToken);
-            if (outcomes[i].Write is { Applied: true } applied)
+                ? await PostAsync(sql, write, roomSeq + 1, now, cancellationToken)
+                : await WriteEntryAsync(sql, batch, write, roomSeq, now, cancellationToken);
+            if (outcomes[i].IsNewChange)
             {
-                seq = applied.Seq;
+                batch.RoomSeqs[write.RoomId] = roomSeq + 1;
             }
-            roomSeqs[write.RoomId] = seq;
 
             if (write.MutationId is not null)
             {
-                db.Mutations.Add(new MutationRow
+                var record = new MutationRow
                 {
                     UserId = write.UserId,
                     MutationId = write.MutationId,
@@ -53,33 +50,22 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
                     Kind = write.Kind,
                     ResultJson = StoreJson.Serialize(outcomes[i]),
                     At = now,
-                });
+                };
+                await sql.InsertMutationAsync(record, cancellationToken);
+                batch.Mutations[(write.UserId, write.MutationId)] = record;
             }
         }
 
-        foreach (var (roomId, seq) in roomSeqs)
+        foreach (var (roomId, seq) in batch.RoomSeqs)
         {
-            await db.Rooms.Where(r => r.Id == roomId).ExecuteUpdateAsync(s => s.SetProperty(r => r.Seq, seq), cancellationToken);
+            await sql.SetRoomSeqAsync(roomId, seq, cancellationToken);
         }
-        await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return outcomes;
     }
 
-    /// <summary>Creates the room if needed and locks its row until the commit; returns its current seq.</summary>
-    private static async Task<long> LockRoomAsync(StoreDbContext db, string roomId, CancellationToken cancellationToken)
+    private static async Task<WriteOutcome> PostAsync(WriteTransaction sql, WriteCommand write, long seq, long now, CancellationToken cancellationToken)
     {
-        var seqs = await db.Database
-            .SqlQueryRaw<long>(
-                """INSERT INTO rooms (id, seq, purged_seq) VALUES ({0}, 0, 0) ON CONFLICT (id) DO UPDATE SET seq = rooms.seq RETURNING seq AS "Value" """,
-                roomId)
-            .ToListAsync(cancellationToken);
-        return seqs[0];
-    }
-
-    private static WriteOutcome Post(StoreDbContext db, WriteCommand write, ref long seq, long now)
-    {
-        seq++;
         var row = new MessageRow
         {
             RoomId = write.RoomId,
@@ -89,20 +75,19 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
             By = write.UserId,
             At = now,
         };
-        db.Messages.Add(row);
+        await sql.InsertMessageAsync(row, cancellationToken);
         return new WriteOutcome(null, new PostResult(seq, StoreJson.ToMessage(row), Duplicate: false));
     }
 
-    private static async Task<WriteOutcome> WriteEntryAsync(StoreDbContext db, WriteCommand write, long roomSeq, long now, CancellationToken cancellationToken)
+    private static async Task<WriteOutcome> WriteEntryAsync(
+        WriteTransaction sql, BatchState batch, WriteCommand write, long roomSeq, long now, CancellationToken cancellationToken)
     {
-        // FindAsync sees rows added or changed earlier in this batch, so writes to one key in one batch chain correctly.
-        var row = await db.Entries.FindAsync([write.RoomId, write.Key!], cancellationToken);
+        var row = await batch.FindEntryAsync(sql, write.RoomId, write.Key!, cancellationToken);
         var live = row is { Deleted: false };
-        var currentVersion = live ? row!.Version : 0;
         var isDelete = write.Kind == MutationKind.Delete;
 
         var conflict = write.ExpectedVersion is { } expected
-            && expected != currentVersion
+            && expected != (live ? row!.Version : 0)
             && !(row is { Deleted: true } && expected == row.Version);
         if (conflict || (isDelete && !live))
         {
@@ -111,17 +96,54 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
         }
 
         var seq = roomSeq + 1;
-        if (row is null)
+        row = new EntryRow
         {
-            row = new EntryRow { RoomId = write.RoomId, Key = write.Key!, By = write.UserId };
-            db.Entries.Add(row);
-        }
-        row.ValueJson = isDelete ? null : write.ValueJson;
-        row.Deleted = isDelete;
-        row.Version = seq;
-        row.By = write.UserId;
-        row.At = now;
+            RoomId = write.RoomId,
+            Key = write.Key!,
+            ValueJson = isDelete ? null : write.ValueJson,
+            Deleted = isDelete,
+            Version = seq,
+            By = write.UserId,
+            At = now,
+        };
+        await sql.UpsertEntryAsync(row, cancellationToken);
+        batch.Entries[(write.RoomId, write.Key!)] = row;
         return new WriteOutcome(new WriteResult(true, false, false, seq, StoreJson.ToEntry(row)), null);
+    }
+
+    /// <summary>What one commit has read or written so far, so later writes in the batch see earlier ones.</summary>
+    private sealed class BatchState(int capacity)
+    {
+        public Dictionary<string, long> RoomSeqs { get; } = new(StringComparer.Ordinal);
+        public Dictionary<(string RoomId, string Key), EntryRow?> Entries { get; } = new(capacity);
+        public Dictionary<(string UserId, string MutationId), MutationRow?> Mutations { get; } = new();
+
+        public async ValueTask<long> RoomSeqAsync(WriteTransaction sql, string roomId, CancellationToken cancellationToken)
+        {
+            if (!RoomSeqs.TryGetValue(roomId, out var seq))
+            {
+                RoomSeqs[roomId] = seq = await sql.LockRoomAsync(roomId, cancellationToken);
+            }
+            return seq;
+        }
+
+        public async ValueTask<EntryRow?> FindEntryAsync(WriteTransaction sql, string roomId, string key, CancellationToken cancellationToken)
+        {
+            if (!Entries.TryGetValue((roomId, key), out var row))
+            {
+                Entries[(roomId, key)] = row = await sql.FindEntryAsync(roomId, key, cancellationToken);
+            }
+            return row;
+        }
+
+        public async ValueTask<MutationRow?> FindMutationAsync(WriteTransaction sql, string userId, string mutationId, CancellationToken cancellationToken)
+        {
+            if (!Mutations.TryGetValue((userId, mutationId), out var row))
+            {
+                Mutations[(userId, mutationId)] = row = await sql.FindMutationAsync(userId, mutationId, cancellationToken);
+            }
+            return row;
+        }
     }
 
     public async Task<RoomPage> ReadAsync(RoomRead read, CancellationToken cancellationToken)
