@@ -29,6 +29,9 @@ public sealed class CollabClient : IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>The largest single message the client accepts unless <see cref="CollabClientOptions.ConfigureTransport"/> says otherwise: 8 MiB.</summary>
+    public const int DefaultMaxReceiveBytes = 8 * 1024 * 1024;
+
     private readonly HubConnection _connection;
 
     /// <summary>Creates a client; nothing connects until <see cref="StartAsync"/>.</summary>
@@ -48,6 +51,9 @@ public sealed class CollabClient : IAsyncDisposable
 
         var builder = new HubConnectionBuilder().WithWebSocketUrl(url, transport =>
         {
+            // Room for the largest answer a server sends (Join/Sync pages are bounded by its MaxPageBytes, 1 MiB
+            // of JSON by default, which escaping can grow).
+            transport.MaxReceiveBufferBytes = DefaultMaxReceiveBytes;
             transport.AccessTokenProvider = options.AccessTokenProvider;
             foreach (var (header, value) in options.Headers)
             {
@@ -197,10 +203,8 @@ public sealed class CollabClient : IAsyncDisposable
 
     private static CollabHubException ToCollabException(HubException ex)
     {
-        var code = ErrorCodes.Parse(ex.Message) ?? "unknown";
-        var marker = ex.Message.LastIndexOf("HubException: ", StringComparison.Ordinal);
-        var message = marker >= 0 ? ex.Message[(marker + "HubException: ".Length)..] : ex.Message;
-        return new CollabHubException(code, message, ex);
+        var (code, text) = ErrorCodes.Split(ex.Message);
+        return new CollabHubException(code ?? "unknown", text, ex);
     }
 
     private static string AppendQuery(string query, string name, string value)

@@ -313,7 +313,7 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
         Assert.Equal(first.Entry!.Version, retry.Entry!.Version);
         Assert.True(postRetry.Duplicate);
         Assert.Equal(post.Seq, postRetry.Seq);
-        Assert.Equal(postId, post.Message.Id);
+        Assert.Equal(post.Message.Id, postRetry.Message.Id);
         Assert.True(bobsOwn.Applied);
         Assert.False(bobsOwn.Duplicate);
 

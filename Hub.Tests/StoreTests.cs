@@ -49,10 +49,47 @@ public sealed class StoreTests
         var first = await harness.ReadAsync("r", null, limit: 3);
         Assert.True(first is { Full: true, HasMore: true, Seq: 3 });
         Assert.True((await harness.ReadAsync("r", first.Seq, limit: 3)).Full, "without the cursor it is a stale client");
-        var rest = await harness.ReadAsync("r", first.Seq, limit: 3, continuesSnapshot: true);
+        var rest = await harness.ReadAsync("r", first.Seq, limit: 3, snapshotSeq: first.SnapshotSeq);
         Assert.False(rest.Full);
         Assert.False(rest.HasMore);
         Assert.Equal(["k3", "k4"], rest.Entries.Select(e => e.Key));
+    }
+
+    [Fact]
+    public async Task A_paged_full_snapshot_carries_the_recent_messages_once_and_not_the_older_history()
+    {
+        await using var harness = await StoreHarness.CreateAsync();
+        for (var i = 0; i < 6; i++)
+        {
+            await harness.SetAsync("r", $"k{i}", $"{i}");
+            await harness.WriteAsync(new WriteCommand(MutationKind.Post, "r", "ada", null, $"\"m{i}\"", null, null));
+        }
+
+        var first = await harness.ReadAsync("r", null, limit: 4, recent: 2);
+        Assert.Equal([10L, 12L], first.Messages.Select(m => m.Seq));
+        Assert.Equal((7L, 12L), (first.Seq, first.SnapshotSeq));
+        var rest = await harness.ReadAsync("r", first.Seq, snapshotSeq: first.SnapshotSeq);
+        Assert.Equal(["k4", "k5"], rest.Entries.Select(e => e.Key));
+        Assert.Empty(rest.Messages);
+        Assert.Equal(12, rest.Seq);
+    }
+
+    [Fact]
+    public async Task Pages_stop_at_the_byte_budget_but_always_carry_one_item()
+    {
+        await using var harness = await StoreHarness.CreateAsync();
+        var big = $"\"{new string('x', 1000)}\"";
+        for (var i = 0; i < 5; i++)
+        {
+            await harness.SetAsync("r", $"k{i}", big);
+        }
+
+        var full = await harness.ReadAsync("r", null, maxBytes: 2500);
+        Assert.Equal(2, full.Entries.Count);
+        Assert.True(full.HasMore);
+        var delta = await harness.ReadAsync("r", 0, maxBytes: 10);
+        Assert.Single(delta.Entries);
+        Assert.Equal(1, delta.Seq);
     }
 
     [Fact]

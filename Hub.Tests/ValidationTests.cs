@@ -159,6 +159,8 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
         Assert.Equal(ErrorCodes.InvalidArgument, ErrorCodes.Parse(missingValue.Message));
         var missingBody = await Assert.ThrowsAsync<HubException>(() => raw.InvokeAsync<PostResult>("Post", new { roomId = room }).Within());
         Assert.Equal(ErrorCodes.InvalidArgument, ErrorCodes.Parse(missingBody.Message));
+        var missingSince = await Assert.ThrowsAsync<HubException>(() => raw.InvokeAsync<SyncResult>("Sync", new { roomId = room }).Within());
+        Assert.Equal(ErrorCodes.InvalidArgument, ErrorCodes.Parse(missingSince.Message));
         var nullValue = await raw.InvokeAsync<WriteResult>("Set", new { roomId = room, key = "k", value = (object?)null }).Within();
         Assert.True(nullValue.Applied);
         Assert.False(nullValue.Entry!.Deleted);

@@ -30,29 +30,37 @@ public static class ErrorCodes
     public const string RateLimited = "rate_limited";
 
     /// <summary>Reads the code from an error message of the form <c>"code: detail"</c>; null when it has none.</summary>
-    /// <param name="message">The error message as received, possibly with a prefix added by the SignalR client.</param>
-    public static string? Parse(string? message)
+    /// <param name="message">The error message as received, possibly with the prefix SignalR adds.</param>
+    public static string? Parse(string? message) => Split(message).Code;
+
+    /// <summary>
+    /// Splits an error message into its code and the hub's own text (<c>"code: detail"</c>), dropping the
+    /// <c>"An unexpected error occurred invoking 'X' on the server. HubException: "</c> prefix SignalR adds.
+    /// The code is null when the message carries none.
+    /// </summary>
+    /// <param name="message">The error message as received.</param>
+    public static (string? Code, string Text) Split(string? message)
     {
         if (string.IsNullOrEmpty(message))
         {
-            return null;
+            return (null, "");
         }
-        // The .NET SignalR client prefixes server errors with "An unexpected error occurred invoking 'X' on the server. HubException: ".
-        var marker = message.LastIndexOf("HubException: ", StringComparison.Ordinal);
-        var text = marker >= 0 ? message.AsSpan(marker + "HubException: ".Length) : message.AsSpan();
+        // The first marker: the hub's own text may quote client input that contains the marker again.
+        const string marker = "HubException: ";
+        var at = message.IndexOf(marker, StringComparison.Ordinal);
+        var text = at >= 0 ? message[(at + marker.Length)..] : message;
         var colon = text.IndexOf(':');
         if (colon <= 0)
         {
-            return null;
+            return (null, text);
         }
-        var code = text[..colon];
-        foreach (var c in code)
+        for (var i = 0; i < colon; i++)
         {
-            if (c is not (>= 'a' and <= 'z') and not '_')
+            if (text[i] is not (>= 'a' and <= 'z') and not '_')
             {
-                return null;
+                return (null, text);
             }
         }
-        return code.ToString();
+        return (text[..colon], text);
     }
 }

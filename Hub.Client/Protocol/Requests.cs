@@ -61,14 +61,14 @@ public sealed record DeleteRequest(string RoomId, string Key, string? MutationId
 /// <summary>Posts a message to the room's log.</summary>
 /// <param name="RoomId">The room.</param>
 /// <param name="Body">Any JSON value, typically a string.</param>
-/// <param name="MutationId">A client-made id, unique per user, that makes the post exactly-once; it becomes the message id.</param>
+/// <param name="MutationId">A client-made id, unique per user, that makes the post exactly-once.</param>
 public sealed record PostRequest(string RoomId, JsonElement Body, string? MutationId = null);
 
 /// <summary>Asks for what changed in a room after <see cref="SinceSeq"/>.</summary>
 /// <param name="RoomId">The room.</param>
 /// <param name="SinceSeq">The last room sequence number the client has applied.</param>
 /// <param name="Limit">At most this many items (entries plus messages); defaults to the server's page size.</param>
-public sealed record SyncRequest(string RoomId, long SinceSeq, int? Limit = null);
+public sealed record SyncRequest(string RoomId, long? SinceSeq, int? Limit = null);
 
 /// <summary>Sends an ephemeral payload (cursor, typing) to the room's other connections; never stored.</summary>
 /// <param name="RoomId">The room.</param>

@@ -13,7 +13,7 @@ public sealed record Entry(string Key, JsonElement? Value, long Version, bool De
 
 /// <summary>One message of a room's log.</summary>
 /// <param name="Seq">The room sequence number the post took.</param>
-/// <param name="Id">The message id: the post's mutation id, or one made by the server.</param>
+/// <param name="Id">The message id, made by the server, unique in the room.</param>
 /// <param name="Body">The JSON body.</param>
 /// <param name="By">The user id of the poster.</param>
 /// <param name="At">When the post was committed.</param>

@@ -95,6 +95,13 @@ public sealed class LimitsOptions
     [Range(1, 100_000)]
     public int MaxPageItems { get; set; } = 500;
 
+    /// <summary>
+    /// Most JSON (values and bodies, counted in characters) in one Join or Sync answer; a longer page stops early
+    /// with <c>hasMore</c>, but always carries at least one item. Default 1048576 (1 MiB).
+    /// </summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int MaxPageBytes { get; set; } = 1024 * 1024;
+
     /// <summary>How many of the most recent messages a full Join returns. Default 50.</summary>
     [Range(0, 100_000)]
     public int JoinMessages { get; set; } = 50;

@@ -6,7 +6,7 @@ namespace CollabHub.Server.Rooms;
 /// </summary>
 internal sealed class ConnectionRooms(string connectionId, string userId, string name)
 {
-    private readonly Dictionary<string, long?> _rooms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SnapshotCursor?> _rooms = new(StringComparer.Ordinal);
 
     public string ConnectionId { get; } = connectionId;
     public string UserId { get; } = userId;
@@ -21,11 +21,12 @@ internal sealed class ConnectionRooms(string connectionId, string userId, string
     }
 
     /// <summary>Records a join; false when the connection already has <paramref name="maxRooms"/> other rooms.</summary>
-    public bool TryAdd(string roomId, int maxRooms)
+    public bool TryAdd(string roomId, int maxRooms, out bool alreadyIn)
     {
         lock (_rooms)
         {
-            if (!_rooms.ContainsKey(roomId) && _rooms.Count >= maxRooms)
+            alreadyIn = _rooms.ContainsKey(roomId);
+            if (!alreadyIn && _rooms.Count >= maxRooms)
             {
                 return false;
             }
@@ -56,22 +57,26 @@ internal sealed class ConnectionRooms(string connectionId, string userId, string
     /// Remembers where a paged full snapshot stopped, so that the Sync continuing it is not mistaken for a stale
     /// client below the purge horizon (which would restart the snapshot for ever).
     /// </summary>
-    public void SetSnapshotCursor(string roomId, long? position)
+    public void SetSnapshotCursor(string roomId, SnapshotCursor? cursor)
     {
         lock (_rooms)
         {
             if (_rooms.ContainsKey(roomId))
             {
-                _rooms[roomId] = position;
+                _rooms[roomId] = cursor;
             }
         }
     }
 
-    public bool IsSnapshotCursor(string roomId, long position)
+    /// <summary>The seq of the snapshot that a Sync from <paramref name="position"/> continues, if it continues one.</summary>
+    public long? SnapshotContinuedAt(string roomId, long position)
     {
         lock (_rooms)
         {
-            return _rooms.TryGetValue(roomId, out var cursor) && cursor == position;
+            return _rooms.TryGetValue(roomId, out var cursor) && cursor?.Position == position ? cursor.SnapshotSeq : null;
         }
     }
 }
+
+/// <summary>Where a paged full snapshot stopped (<see cref="Position"/>) and the room's seq when it was taken.</summary>
+internal sealed record SnapshotCursor(long Position, long SnapshotSeq);

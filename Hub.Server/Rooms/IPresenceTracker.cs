@@ -11,8 +11,8 @@ namespace CollabHub.Server.Rooms;
 /// </remarks>
 internal interface IPresenceTracker
 {
-    /// <summary>Counts a connection of a user in a room; returns the room's presence after it.</summary>
-    IReadOnlyList<PresenceEntry> Add(string roomId, string connectionId, string userId, string name);
+    /// <summary>Counts a connection of a user in a room; returns the room's presence after it, and whether it changed.</summary>
+    (IReadOnlyList<PresenceEntry> Presence, bool Changed) Add(string roomId, string connectionId, string userId, string name);
 
     /// <summary>Uncounts a connection; returns the room's presence after it, or null if it was not counted.</summary>
     IReadOnlyList<PresenceEntry>? Remove(string roomId, string connectionId);

@@ -8,7 +8,7 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
 {
     private readonly ConcurrentDictionary<string, RoomPresence> _rooms = new(StringComparer.Ordinal);
 
-    public IReadOnlyList<PresenceEntry> Add(string roomId, string connectionId, string userId, string name)
+    public (IReadOnlyList<PresenceEntry> Presence, bool Changed) Add(string roomId, string connectionId, string userId, string name)
     {
         while (true)
         {
@@ -20,8 +20,8 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
                 {
                     continue;
                 }
-                room.Connections[connectionId] = (userId, name);
-                return room.Snapshot();
+                var changed = room.Connections.TryAdd(connectionId, (userId, name));
+                return (room.Snapshot(), changed);
             }
         }
     }

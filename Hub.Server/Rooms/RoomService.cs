@@ -24,19 +24,31 @@ internal sealed class RoomService(
 
     public async Task<JoinResult> JoinAsync(ConnectionRooms connection, string roomId, long? sinceSeq, CancellationToken cancellationToken)
     {
-        if (!connection.TryAdd(roomId, _limits.MaxRoomsPerConnection))
+        if (!connection.TryAdd(roomId, _limits.MaxRoomsPerConnection, out var alreadyIn))
         {
             throw HubErrors.Create(ErrorCodes.TooManyRooms, $"a connection may be in at most {_limits.MaxRoomsPerConnection} rooms; leave one first");
         }
-        // Into the group before reading, so no change committed after the read is missed; one read before it
-        // may arrive twice, which the seq makes harmless.
-        await hub.Groups.AddToGroupAsync(connection.ConnectionId, roomId, cancellationToken);
-        var members = presence.Add(roomId, connection.ConnectionId, connection.UserId, connection.Name);
-        broadcaster.PresenceChanged(roomId, members);
+        try
+        {
+            // Into the group before reading, so no change committed after the read is missed; one committed before
+            // it may arrive as an event too, which the seq makes harmless.
+            await hub.Groups.AddToGroupAsync(connection.ConnectionId, roomId, cancellationToken);
+            var (members, changed) = presence.Add(roomId, connection.ConnectionId, connection.UserId, connection.Name);
+            if (changed)
+            {
+                broadcaster.PresenceChanged(roomId, members);
+            }
 
-        var page = await store.ReadAsync(new RoomRead(roomId, sinceSeq, _limits.MaxPageItems, _limits.JoinMessages), cancellationToken);
-        connection.SetSnapshotCursor(roomId, page.Full && page.HasMore ? page.Seq : null);
-        return new JoinResult(roomId, page.Seq, page.Full, page.Entries, page.Messages, members, page.HasMore);
+            var page = await store.ReadAsync(Read(roomId, sinceSeq, _limits.MaxPageItems), cancellationToken);
+            connection.SetSnapshotCursor(roomId, page.Full && page.HasMore ? new SnapshotCursor(page.Seq, page.SnapshotSeq) : null);
+            return new JoinResult(roomId, page.Seq, page.Full, page.Entries, page.Messages, members, page.HasMore);
+        }
+        catch when (!alreadyIn)
+        {
+            // A join that fails leaves no trace: not a member, not present, no events.
+            await LeaveAsync(connection, roomId);
+            throw;
+        }
     }
 
     public async Task LeaveAsync(ConnectionRooms connection, string roomId)
@@ -60,14 +72,18 @@ internal sealed class RoomService(
 
     public async Task<SyncResult> SyncAsync(ConnectionRooms connection, string roomId, long sinceSeq, int limit, CancellationToken cancellationToken)
     {
-        var continuesSnapshot = connection.IsSnapshotCursor(roomId, sinceSeq);
-        var page = await store.ReadAsync(new RoomRead(roomId, sinceSeq, limit, _limits.JoinMessages, continuesSnapshot), cancellationToken);
-        if (page.Full || continuesSnapshot)
+        var snapshotSeq = connection.SnapshotContinuedAt(roomId, sinceSeq);
+        var page = await store.ReadAsync(Read(roomId, sinceSeq, limit, snapshotSeq), cancellationToken);
+        if (page.Full || snapshotSeq is not null)
         {
-            connection.SetSnapshotCursor(roomId, page.HasMore ? page.Seq : null);
+            var continuedAt = page.Full ? page.SnapshotSeq : snapshotSeq!.Value;
+            connection.SetSnapshotCursor(roomId, page.HasMore ? new SnapshotCursor(page.Seq, continuedAt) : null);
         }
         return new SyncResult(roomId, page.Seq, page.Entries, page.Messages, page.HasMore, page.Full);
     }
+
+    private RoomRead Read(string roomId, long? sinceSeq, int limit, long? snapshotSeq = null) =>
+        new(roomId, sinceSeq, limit, _limits.MaxPageBytes, _limits.JoinMessages, snapshotSeq);
 
     public async Task<WriteResult> WriteAsync(WriteCommand command) => (await writer.WriteAsync(command)).Write!;
 

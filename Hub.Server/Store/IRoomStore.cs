@@ -54,10 +54,17 @@ internal readonly record struct WriteOutcome(WriteResult? Write, PostResult? Pos
 
 /// <param name="SinceSeq">The client's position; null asks for a full snapshot.</param>
 /// <param name="Limit">Most entries plus messages in a delta; most entries in a full snapshot.</param>
+/// <param name="MaxBytes">Most bytes of values and bodies in the answer; an answer always has at least one item.</param>
 /// <param name="RecentMessages">How many recent messages a full snapshot carries.</param>
-/// <param name="IgnorePurgeHorizon">Continue a full snapshot the same connection is paging through.</param>
-internal sealed record RoomRead(string RoomId, long? SinceSeq, int Limit, int RecentMessages, bool IgnorePurgeHorizon = false);
+/// <param name="SnapshotSeq">
+/// Set when continuing a paged full snapshot taken when the room was at this seq: the purge horizon does not
+/// apply (the client holds nothing older than the snapshot), and messages up to it are skipped (the snapshot
+/// carried the recent ones; older history is not replayed).
+/// </param>
+internal sealed record RoomRead(string RoomId, long? SinceSeq, int Limit, int MaxBytes, int RecentMessages, long? SnapshotSeq = null);
 
-internal sealed record RoomPage(long Seq, bool Full, IReadOnlyList<Entry> Entries, IReadOnlyList<Message> Messages, bool HasMore);
+/// <param name="Seq">The position the page brings the client up to.</param>
+/// <param name="SnapshotSeq">The room's seq when the page was read.</param>
+internal sealed record RoomPage(long Seq, long SnapshotSeq, bool Full, IReadOnlyList<Entry> Entries, IReadOnlyList<Message> Messages, bool HasMore);
 
 internal readonly record struct PurgeResult(int Tombstones, int Mutations);

@@ -70,7 +70,8 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
         {
             RoomId = write.RoomId,
             Seq = seq,
-            Id = write.MutationId ?? Guid.NewGuid().ToString("N"),
+            // Server-made: mutation ids are unique per user only, message ids per room.
+            Id = Guid.NewGuid().ToString("N"),
             BodyJson = write.ValueJson!,
             By = write.UserId,
             At = now,
@@ -159,8 +160,8 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
 
         var page = read.SinceSeq is { } since
             && since <= roomSeq
-            && (since >= purgedSeq || read.IgnorePurgeHorizon)
-            ? await ReadDeltaAsync(db, read.RoomId, since, read.Limit, roomSeq, cancellationToken)
+            && (since >= purgedSeq || read.SnapshotSeq is not null)
+            ? await ReadDeltaAsync(db, read, since, roomSeq, cancellationToken)
             : await ReadFullAsync(db, read, roomSeq, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return page;
@@ -173,56 +174,99 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
             .OrderBy(e => e.Version)
             .Take(read.Limit + 1)
             .ToListAsync(cancellationToken);
-        var hasMore = rows.Count > read.Limit;
-        if (hasMore)
+        var budget = new PageBudget(read.MaxBytes);
+        var entries = new List<Entry>(Math.Min(rows.Count, read.Limit));
+        foreach (var row in rows)
         {
-            rows.RemoveAt(rows.Count - 1);
+            if (entries.Count == read.Limit || !budget.TryTake(row.ValueJson?.Length ?? 0))
+            {
+                break;
+            }
+            entries.Add(StoreJson.ToEntry(row));
         }
+        var hasMore = entries.Count < rows.Count;
         // A partial snapshot brings the client up to its last entry; the rest comes through Sync.
-        var position = hasMore ? rows[^1].Version : roomSeq;
+        var position = hasMore ? entries[^1].Version : roomSeq;
 
-        var messages = await db.Messages.AsNoTracking()
-            .Where(m => m.RoomId == read.RoomId && m.Seq <= position)
+        var recent = await db.Messages.AsNoTracking()
+            .Where(m => m.RoomId == read.RoomId)
             .OrderByDescending(m => m.Seq)
             .Take(read.RecentMessages)
             .ToListAsync(cancellationToken);
+        var messages = new List<Message>(recent.Count);
+        foreach (var row in recent)
+        {
+            if (!budget.TryTake(row.BodyJson.Length))
+            {
+                break;
+            }
+            messages.Add(StoreJson.ToMessage(row));
+        }
         messages.Reverse();
-        return new RoomPage(position, true, rows.ConvertAll(StoreJson.ToEntry), messages.ConvertAll(StoreJson.ToMessage), hasMore);
+        return new RoomPage(position, roomSeq, true, entries, messages, hasMore);
     }
 
-    private static async Task<RoomPage> ReadDeltaAsync(StoreDbContext db, string roomId, long since, int limit, long roomSeq, CancellationToken cancellationToken)
+    private static async Task<RoomPage> ReadDeltaAsync(StoreDbContext db, RoomRead read, long since, long roomSeq, CancellationToken cancellationToken)
     {
         var entryRows = await db.Entries.AsNoTracking()
-            .Where(e => e.RoomId == roomId && e.Version > since)
+            .Where(e => e.RoomId == read.RoomId && e.Version > since)
             .OrderBy(e => e.Version)
-            .Take(limit + 1)
+            .Take(read.Limit + 1)
             .ToListAsync(cancellationToken);
+        var messagesAfter = Math.Max(since, read.SnapshotSeq ?? 0);
         var messageRows = await db.Messages.AsNoTracking()
-            .Where(m => m.RoomId == roomId && m.Seq > since)
+            .Where(m => m.RoomId == read.RoomId && m.Seq > messagesAfter)
             .OrderBy(m => m.Seq)
-            .Take(limit + 1)
+            .Take(read.Limit + 1)
             .ToListAsync(cancellationToken);
 
-        // Merge the two seq-ordered lists and keep the first `limit` items, so the page is a prefix of the room's history.
+        // Merge the two seq-ordered lists and keep a prefix of the room's history within the page's limits.
+        var budget = new PageBudget(read.MaxBytes);
         var entries = new List<Entry>();
         var messages = new List<Message>();
         int e = 0, m = 0;
         long position = since;
-        while (entries.Count + messages.Count < limit && (e < entryRows.Count || m < messageRows.Count))
+        while (entries.Count + messages.Count < read.Limit && (e < entryRows.Count || m < messageRows.Count))
         {
             if (m >= messageRows.Count || (e < entryRows.Count && entryRows[e].Version < messageRows[m].Seq))
             {
+                if (!budget.TryTake(entryRows[e].ValueJson?.Length ?? 0))
+                {
+                    break;
+                }
                 position = entryRows[e].Version;
                 entries.Add(StoreJson.ToEntry(entryRows[e++]));
             }
             else
             {
+                if (!budget.TryTake(messageRows[m].BodyJson.Length))
+                {
+                    break;
+                }
                 position = messageRows[m].Seq;
                 messages.Add(StoreJson.ToMessage(messageRows[m++]));
             }
         }
         var hasMore = e < entryRows.Count || m < messageRows.Count;
-        return new RoomPage(hasMore ? position : roomSeq, false, entries, messages, hasMore);
+        return new RoomPage(hasMore ? position : roomSeq, roomSeq, false, entries, messages, hasMore);
+    }
+
+    /// <summary>Bounds the JSON an answer carries; the first item always fits, so paging always moves on.</summary>
+    private sealed class PageBudget(int maxBytes)
+    {
+        private long _used;
+        private bool _empty = true;
+
+        public bool TryTake(int length)
+        {
+            if (!_empty && _used + length > maxBytes)
+            {
+                return false;
+            }
+            _used += length;
+            _empty = false;
+            return true;
+        }
     }
 
     public async Task<PurgeResult> PurgeAsync(DateTimeOffset tombstonesBefore, DateTimeOffset mutationsBefore, CancellationToken cancellationToken)

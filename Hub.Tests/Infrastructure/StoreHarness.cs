@@ -54,8 +54,8 @@ internal sealed class StoreHarness : IAsyncDisposable
     public Task<WriteOutcome> DeleteAsync(string room, string key, string user = "ada") =>
         WriteAsync(new WriteCommand(MutationKind.Delete, room, user, key, null, null, null));
 
-    public Task<RoomPage> ReadAsync(string room, long? since, int limit = 100, int recent = 10, bool continuesSnapshot = false) =>
-        Store.ReadAsync(new RoomRead(room, since, limit, recent, continuesSnapshot), CancellationToken.None);
+    public Task<RoomPage> ReadAsync(string room, long? since, int limit = 100, int recent = 10, long? snapshotSeq = null, int maxBytes = 1 << 20) =>
+        Store.ReadAsync(new RoomRead(room, since, limit, maxBytes, recent, snapshotSeq), CancellationToken.None);
 
     public async ValueTask DisposeAsync()
     {
