@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -102,9 +103,10 @@ internal sealed partial class HubServerProcess : IAsyncDisposable
         {
             return;
         }
-        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+        if (SendSignal(_process.Id, SigTerm) != 0)
         {
-            await kill.WaitForExitAsync();
+            Kill();
+            return;
         }
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         try
@@ -132,6 +134,11 @@ internal sealed partial class HubServerProcess : IAsyncDisposable
         await StopAsync();
         _process.Dispose();
     }
+
+    private const int SigTerm = 15;
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
 
     [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
     private static partial Regex ListeningRegex();
