@@ -45,43 +45,19 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     public Task<WriteResult> Set(SetRequest? request)
     {
         request = validate.Require(request);
-        var roomId = JoinedRoom(request.RoomId);
-        return rooms.WriteAsync(new WriteCommand(
-            MutationKind.Set,
-            roomId,
-            Connection.UserId,
-            validate.Key(request.Key),
-            validate.Value(request.Value),
-            validate.MutationId(request.MutationId),
-            validate.ExpectedVersion(request.ExpectedVersion)));
+        return rooms.WriteAsync(Command(MutationKind.Set, request.RoomId, validate.Key(request.Key), validate.Value(request.Value), request.MutationId, request.ExpectedVersion));
     }
 
     public Task<WriteResult> Delete(DeleteRequest? request)
     {
         request = validate.Require(request);
-        var roomId = JoinedRoom(request.RoomId);
-        return rooms.WriteAsync(new WriteCommand(
-            MutationKind.Delete,
-            roomId,
-            Connection.UserId,
-            validate.Key(request.Key),
-            null,
-            validate.MutationId(request.MutationId),
-            validate.ExpectedVersion(request.ExpectedVersion)));
+        return rooms.WriteAsync(Command(MutationKind.Delete, request.RoomId, validate.Key(request.Key), null, request.MutationId, request.ExpectedVersion));
     }
 
     public Task<PostResult> Post(PostRequest? request)
     {
         request = validate.Require(request);
-        var roomId = JoinedRoom(request.RoomId);
-        return rooms.PostAsync(new WriteCommand(
-            MutationKind.Post,
-            roomId,
-            Connection.UserId,
-            null,
-            validate.Body(request.Body),
-            validate.MutationId(request.MutationId),
-            null));
+        return rooms.PostAsync(Command(MutationKind.Post, request.RoomId, null, validate.Body(request.Body), request.MutationId, null));
     }
 
     public Task<SyncResult> Sync(SyncRequest? request)
@@ -97,6 +73,9 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
         var roomId = JoinedRoom(request.RoomId);
         return rooms.SignalAsync(Connection, roomId, validate.Payload(request.Payload));
     }
+
+    private WriteCommand Command(MutationKind kind, string? roomId, string? key, string? json, string? mutationId, long? expectedVersion) =>
+        new(kind, JoinedRoom(roomId), Connection.UserId, key, json, validate.MutationId(mutationId), validate.ExpectedVersion(expectedVersion));
 
     private string JoinedRoom(string? roomId)
     {
