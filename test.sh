@@ -57,6 +57,7 @@ need_pkg() {
 need_pkg python3 python3   # reads the test results
 need_pkg node nodejs npm   # the JS client tests (Hub.Tests/js)
 need_pkg npm npm
+need_pkg redis-server redis-server   # the Redis client and backplane tests start real servers
 
 install_missing() {
     ((${#MISSING_CMDS[@]})) || return 0
