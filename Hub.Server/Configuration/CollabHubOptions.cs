@@ -23,6 +23,43 @@ public sealed class CollabHubOptions
 
     [ValidateObjectMembers]
     public LimitsOptions Limits { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public BackplaneOptions Backplane { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public PresenceOptions Presence { get; set; } = new();
+}
+
+public sealed class BackplaneOptions
+{
+    /// <summary>How long adding or removing a connection of another instance to or from a group waits for its ack. Default 5 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// Presence across instances (with Redis): each instance renews a heartbeat; an instance whose heartbeat is older
+/// than <see cref="InstanceExpiry"/> is taken as dead and its connections leave presence. A killed instance's users
+/// are gone from presence within InstanceExpiry + HeartbeatInterval (25 s with the defaults).
+/// </summary>
+public sealed class PresenceOptions : IValidatableObject
+{
+    /// <summary>How often an instance renews its heartbeat and looks for dead instances. Default 5 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How old a heartbeat may get before its instance counts as dead. Default 20 s; must exceed the interval.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.500", "00:30:00")]
+    public TimeSpan InstanceExpiry { get; set; } = TimeSpan.FromSeconds(20);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (InstanceExpiry <= HeartbeatInterval)
+        {
+            yield return new ValidationResult("InstanceExpiry must be longer than HeartbeatInterval.", [nameof(InstanceExpiry)]);
+        }
+    }
 }
 
 public enum StoreProvider

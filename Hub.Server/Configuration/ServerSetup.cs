@@ -1,3 +1,4 @@
+using CollabHub.Server.Backplane;
 using CollabHub.Server.Hubs;
 using CollabHub.Server.Ops;
 using CollabHub.Server.Rooms;
@@ -23,8 +24,18 @@ internal static class ServerSetup
 
         services.AddCollabHubStore();
 
-        // Rooms: presence, broadcasting, the operations behind the hub.
-        services.AddSingleton<IPresenceTracker, MemoryPresenceTracker>();
+        // Rooms: presence (in memory, or across instances in Redis), broadcasting, the operations behind the hub.
+        var settings = builder.Configuration.GetSection(CollabHubOptions.SectionName).Get<CollabHubOptions>() ?? new CollabHubOptions();
+        if (string.IsNullOrWhiteSpace(settings.Redis))
+        {
+            services.AddSingleton<IPresenceTracker, MemoryPresenceTracker>();
+        }
+        else
+        {
+            services.AddSingleton<RedisPresenceTracker>();
+            services.AddSingleton<IPresenceTracker>(sp => sp.GetRequiredService<RedisPresenceTracker>());
+            services.AddHostedService(sp => sp.GetRequiredService<RedisPresenceTracker>());
+        }
         services.AddSingleton<RoomBroadcaster>();
         services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<RoomBroadcaster>());
         services.AddSingleton<RoomService>();
@@ -35,8 +46,11 @@ internal static class ServerSetup
         services.AddAuthorization();
         services.AddSingleton<IUserIdProvider, SubjectUserIdProvider>();
 
+        // Backplane: in-process, or Redis when configured (before AddSignalR, which keeps the first lifetime manager).
+        services.AddCollabHubBackplane(settings);
+
         // Hubs: the contract, with SignalR's message size matched to the largest payload we accept.
-        var limits = builder.Configuration.GetSection(CollabHubOptions.SectionName).Get<CollabHubOptions>()?.Limits ?? new LimitsOptions();
+        var limits = settings.Limits;
         services.AddSingleton<RequestValidator>();
         services.AddSignalR(hub =>
         {

@@ -25,14 +25,8 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
         return Task.CompletedTask;
     }
 
-    public override Task OnDisconnectedAsync(Exception? exception)
-    {
-        if (Context.Items.TryGetValue(ConnectionKey, out var state))
-        {
-            rooms.Disconnected((ConnectionRooms)state!);
-        }
-        return Task.CompletedTask;
-    }
+    public override Task OnDisconnectedAsync(Exception? exception) =>
+        Context.Items.TryGetValue(ConnectionKey, out var state) ? rooms.DisconnectedAsync((ConnectionRooms)state!) : Task.CompletedTask;
 
     public Task<JoinResult> Join(JoinRequest? request)
     {
@@ -45,19 +39,22 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     public Task<WriteResult> Set(SetRequest? request)
     {
         request = validate.Require(request);
-        return rooms.WriteAsync(Command(MutationKind.Set, request.RoomId, validate.Key(request.Key), validate.Value(request.Value), request.MutationId, request.ExpectedVersion));
+        var roomId = JoinedRoom(request.RoomId);
+        return rooms.WriteAsync(Command(MutationKind.Set, roomId, validate.Key(request.Key), validate.Value(request.Value), request.MutationId, request.ExpectedVersion));
     }
 
     public Task<WriteResult> Delete(DeleteRequest? request)
     {
         request = validate.Require(request);
-        return rooms.WriteAsync(Command(MutationKind.Delete, request.RoomId, validate.Key(request.Key), null, request.MutationId, request.ExpectedVersion));
+        var roomId = JoinedRoom(request.RoomId);
+        return rooms.WriteAsync(Command(MutationKind.Delete, roomId, validate.Key(request.Key), null, request.MutationId, request.ExpectedVersion));
     }
 
     public Task<PostResult> Post(PostRequest? request)
     {
         request = validate.Require(request);
-        return rooms.PostAsync(Command(MutationKind.Post, request.RoomId, null, validate.Body(request.Body), request.MutationId, null));
+        var roomId = JoinedRoom(request.RoomId);
+        return rooms.PostAsync(Command(MutationKind.Post, roomId, null, validate.Body(request.Body), request.MutationId, null));
     }
 
     public Task<SyncResult> Sync(SyncRequest? request)
@@ -74,8 +71,9 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
         return rooms.SignalAsync(Connection, roomId, validate.Payload(request.Payload));
     }
 
-    private WriteCommand Command(MutationKind kind, string? roomId, string? key, string? json, string? mutationId, long? expectedVersion) =>
-        new(kind, JoinedRoom(roomId), Connection.UserId, key, json, validate.MutationId(mutationId), validate.ExpectedVersion(expectedVersion));
+    /// <summary>A write to a room already checked by <see cref="JoinedRoom"/> (so a bad room is reported before a bad key).</summary>
+    private WriteCommand Command(MutationKind kind, string roomId, string? key, string? json, string? mutationId, long? expectedVersion) =>
+        new(kind, roomId, Connection.UserId, key, json, validate.MutationId(mutationId), validate.ExpectedVersion(expectedVersion));
 
     private string JoinedRoom(string? roomId)
     {

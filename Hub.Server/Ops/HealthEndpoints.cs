@@ -7,7 +7,7 @@ namespace CollabHub.Server.Ops;
 /// <summary><c>/healthz</c>: the process is alive. <c>/readyz</c>: it can serve (the store answers).</summary>
 internal static class HealthEndpoints
 {
-    private const string ReadyTag = "ready";
+    public const string ReadyTag = "ready";
 
     public static IServiceCollection AddCollabHubHealthChecks(this IServiceCollection services)
     {

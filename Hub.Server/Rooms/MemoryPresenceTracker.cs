@@ -3,10 +3,19 @@ using CollabHub.Protocol;
 
 namespace CollabHub.Server.Rooms;
 
-/// <summary>Presence of this instance's connections, in memory; one small lock per room, never held across an await.</summary>
+/// <summary>
+/// Presence of this instance's connections, in memory; one small lock per room, never held across an await.
+/// The whole presence with the in-process backplane, and this instance's share of it with Redis.
+/// </summary>
 internal sealed class MemoryPresenceTracker : IPresenceTracker
 {
     private readonly ConcurrentDictionary<string, RoomPresence> _rooms = new(StringComparer.Ordinal);
+
+    public ValueTask<(IReadOnlyList<PresenceEntry> Presence, bool Changed)> AddAsync(string roomId, string connectionId, string userId, string name) =>
+        ValueTask.FromResult(Add(roomId, connectionId, userId, name));
+
+    public ValueTask<IReadOnlyList<PresenceEntry>?> RemoveAsync(string roomId, string connectionId) =>
+        ValueTask.FromResult(Remove(roomId, connectionId));
 
     public (IReadOnlyList<PresenceEntry> Presence, bool Changed) Add(string roomId, string connectionId, string userId, string name)
     {
@@ -20,8 +29,8 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
                 {
                     continue;
                 }
-                var changed = room.Connections.TryAdd(connectionId, (userId, name));
-                return (room.Snapshot(), changed);
+                var changed = room.Connections.TryAdd(connectionId, new PresenceMember(userId, name));
+                return (PresenceList.Of(room.Connections.Values), changed);
             }
         }
     }
@@ -43,39 +52,50 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
                 room.Removed = true;
                 _rooms.TryRemove(new KeyValuePair<string, RoomPresence>(roomId, room));
             }
-            return room.Snapshot();
+            return PresenceList.Of(room.Connections.Values);
         }
     }
 
-    public IReadOnlyList<PresenceEntry> Get(string roomId)
+    /// <summary>Every (room, connection, member) held here, to register again in a shared store that lost them.</summary>
+    public List<(string RoomId, string ConnectionId, PresenceMember Member)> Snapshot()
     {
-        if (!_rooms.TryGetValue(roomId, out var room))
+        var all = new List<(string, string, PresenceMember)>();
+        foreach (var (roomId, room) in _rooms)
         {
-            return [];
+            lock (room)
+            {
+                foreach (var (connectionId, member) in room.Connections)
+                {
+                    all.Add((roomId, connectionId, member));
+                }
+            }
         }
-        lock (room)
-        {
-            return room.Snapshot();
-        }
+        return all;
     }
 
     private sealed class RoomPresence
     {
-        public Dictionary<string, (string UserId, string Name)> Connections { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, PresenceMember> Connections { get; } = new(StringComparer.Ordinal);
         public bool Removed { get; set; }
+    }
+}
 
-        public PresenceEntry[] Snapshot()
+internal readonly record struct PresenceMember(string UserId, string Name);
+
+internal static class PresenceList
+{
+    /// <summary>One entry per user with a count of its connections, sorted by user id.</summary>
+    public static PresenceEntry[] Of(IEnumerable<PresenceMember> connections)
+    {
+        var byUser = new Dictionary<string, PresenceEntry>(StringComparer.Ordinal);
+        foreach (var (userId, name) in connections)
         {
-            var byUser = new Dictionary<string, PresenceEntry>(StringComparer.Ordinal);
-            foreach (var (userId, name) in Connections.Values)
-            {
-                byUser[userId] = byUser.TryGetValue(userId, out var seen)
-                    ? seen with { Connections = seen.Connections + 1 }
-                    : new PresenceEntry(userId, name, 1);
-            }
-            var list = byUser.Values.ToArray();
-            Array.Sort(list, static (a, b) => string.CompareOrdinal(a.UserId, b.UserId));
-            return list;
+            byUser[userId] = byUser.TryGetValue(userId, out var seen)
+                ? seen with { Connections = seen.Connections + 1 }
+                : new PresenceEntry(userId, name, 1);
         }
+        var list = byUser.Values.ToArray();
+        Array.Sort(list, static (a, b) => string.CompareOrdinal(a.UserId, b.UserId));
+        return list;
     }
 }

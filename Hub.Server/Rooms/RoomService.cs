@@ -33,7 +33,7 @@ internal sealed class RoomService(
             // Into the group before reading, so no change committed after the read is missed; one committed before
             // it may arrive as an event too, which the seq makes harmless.
             await hub.Groups.AddToGroupAsync(connection.ConnectionId, roomId, cancellationToken);
-            var (members, changed) = presence.Add(roomId, connection.ConnectionId, connection.UserId, connection.Name);
+            var (members, changed) = await presence.AddAsync(roomId, connection.ConnectionId, connection.UserId, connection.Name);
             if (changed)
             {
                 broadcaster.PresenceChanged(roomId, members);
@@ -58,15 +58,15 @@ internal sealed class RoomService(
             return;
         }
         await hub.Groups.RemoveFromGroupAsync(connection.ConnectionId, roomId);
-        RemovePresence(connection, roomId);
+        await RemovePresenceAsync(connection, roomId);
     }
 
     /// <summary>Called when the connection is gone: SignalR drops its groups itself; presence is ours to fix.</summary>
-    public void Disconnected(ConnectionRooms connection)
+    public async Task DisconnectedAsync(ConnectionRooms connection)
     {
         foreach (var roomId in connection.RemoveAll())
         {
-            RemovePresence(connection, roomId);
+            await RemovePresenceAsync(connection, roomId);
         }
     }
 
@@ -92,9 +92,9 @@ internal sealed class RoomService(
     public Task SignalAsync(ConnectionRooms connection, string roomId, JsonElement payload) =>
         broadcaster.SignalAsync(roomId, connection.ConnectionId, new SignalEvent(connection.UserId, connection.Name, connection.ConnectionId, payload));
 
-    private void RemovePresence(ConnectionRooms connection, string roomId)
+    private async Task RemovePresenceAsync(ConnectionRooms connection, string roomId)
     {
-        if (presence.Remove(roomId, connection.ConnectionId) is { } members)
+        if (await presence.RemoveAsync(roomId, connection.ConnectionId) is { } members)
         {
             broadcaster.PresenceChanged(roomId, members);
         }

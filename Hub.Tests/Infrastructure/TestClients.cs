@@ -15,6 +15,27 @@ internal static class TestClients
         return client;
     }
 
+    /// <summary>Syncs from 0 page by page: the room as the store has it (latest entry per key, every message).</summary>
+    public static async Task<(long Seq, Dictionary<string, Entry> Entries, List<Message> Messages)> SyncAllAsync(this CollabClient client, string roomId)
+    {
+        var entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        var messages = new List<Message>();
+        var since = 0L;
+        SyncResult page;
+        do
+        {
+            page = await client.SyncAsync(roomId, since).Within();
+            foreach (var entry in page.Entries)
+            {
+                entries[entry.Key] = entry;
+            }
+            messages.AddRange(page.Messages);
+            since = page.Seq;
+        }
+        while (page.HasMore);
+        return (since, entries, messages);
+    }
+
     public static string NewRoom(string prefix = "room") => $"{prefix}-{Guid.NewGuid():N}";
 
     /// <summary>Every await in a test has a timeout, so a hang fails fast.</summary>

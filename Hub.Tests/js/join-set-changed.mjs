@@ -154,7 +154,7 @@ async function main() {
   check(errorMessage.includes("invalid_room:"), `Set on room 'bad room!' failed with ${JSON.stringify(errorMessage)}; expected it to contain 'invalid_room:'`);
   // SignalR prefixes a HubException's message ("An unexpected error occurred invoking 'Set' on the server.
   // HubException: "); the stable code starts what follows, as Hub.Client's ErrorCodes reads it.
-  const marker = errorMessage.lastIndexOf("HubException: ");
+  const marker = errorMessage.indexOf("HubException: ");
   const hubMessage = marker >= 0 ? errorMessage.slice(marker + "HubException: ".length) : errorMessage;
   check(hubMessage.startsWith("invalid_room:"), `the HubException message should start with 'invalid_room:': ${JSON.stringify(errorMessage)}`);
   check(ada.state === signalR.HubConnectionState.Connected, `ada is ${ada.state} after the rejected Set; the error should not close the connection`);
