@@ -70,7 +70,9 @@ internal static class ServerSetup
         app.UseStaticFiles();
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapHub<RoomsHub>(HubPath).RequireAuthorization();
+        // Stateful reconnect (clients that negotiate and opt in, e.g. the JS SDK): a blip of a few seconds on one
+        // instance loses nothing, signals included; SignalR buffers up to HubOptions.StatefulReconnectBufferSize.
+        app.MapHub<RoomsHub>(HubPath, endpoint => endpoint.AllowStatefulReconnects = true).RequireAuthorization();
         app.MapCollabHubHealthChecks();
         return app;
     }
