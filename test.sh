@@ -57,6 +57,8 @@ need_pkg() {
 need_pkg python3 python3   # reads the test results
 need_pkg node nodejs npm   # the JS client tests (Hub.Tests/js)
 need_pkg npm npm
+# The PostgreSQL store tests start throw-away servers; Debian keeps initdb off PATH, in /usr/lib/postgresql/N/bin.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || need_pkg pg_ctlcluster postgresql
 need_pkg redis-server redis-server   # the Redis client and backplane tests start real servers
 
 install_missing() {

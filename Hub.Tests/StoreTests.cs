@@ -1,17 +1,33 @@
+using CollabHub.Server.Configuration;
 using CollabHub.Server.Store;
 using CollabHub.Tests.Infrastructure;
 
 namespace CollabHub.Tests;
 
-/// <summary>The store's guarantees, in process against a real SQLite file, with a clock the test controls.</summary>
-public sealed class StoreTests
+/// <summary>The store on a SQLite file in a temp folder.</summary>
+public sealed class SqliteStoreTests : StoreTests
+{
+    private protected override Task<StoreDatabase> NewDatabaseAsync() => Task.FromResult(StoreDatabase.Sqlite());
+}
+
+/// <summary>
+/// The store's guarantees, in process against a real database, with a clock the test controls: a specification
+/// that every provider runs (<see cref="SqliteStoreTests"/>, <see cref="PostgresStoreTests"/>).
+/// </summary>
+public abstract partial class StoreTests
 {
     private static readonly TimeSpan Day = TimeSpan.FromDays(1);
+
+    /// <summary>A new, empty database of the provider under test.</summary>
+    private protected abstract Task<StoreDatabase> NewDatabaseAsync();
+
+    private async Task<StoreHarness> CreateHarnessAsync(Action<CollabHubOptions>? configure = null) =>
+        await StoreHarness.CreateAsync(await NewDatabaseAsync(), configure);
 
     [Fact]
     public async Task A_delta_from_below_the_purge_horizon_becomes_a_full_snapshot()
     {
-        await using var harness = await StoreHarness.CreateAsync(o => o.Store.TombstoneRetention = 2 * Day);
+        await using var harness = await CreateHarnessAsync(o => o.Store.TombstoneRetention = 2 * Day);
         await harness.SetAsync("r", "keep", "1");
         await harness.SetAsync("r", "gone", "2");
         await harness.DeleteAsync("r", "gone");
@@ -36,7 +52,7 @@ public sealed class StoreTests
     [Fact]
     public async Task A_paged_full_snapshot_can_be_continued_below_the_purge_horizon()
     {
-        await using var harness = await StoreHarness.CreateAsync();
+        await using var harness = await CreateHarnessAsync();
         for (var i = 0; i < 5; i++)
         {
             await harness.SetAsync("r", $"k{i}", $"{i}");
@@ -58,7 +74,7 @@ public sealed class StoreTests
     [Fact]
     public async Task A_paged_full_snapshot_carries_the_recent_messages_once_and_not_the_older_history()
     {
-        await using var harness = await StoreHarness.CreateAsync();
+        await using var harness = await CreateHarnessAsync();
         for (var i = 0; i < 6; i++)
         {
             await harness.SetAsync("r", $"k{i}", $"{i}");
@@ -77,7 +93,7 @@ public sealed class StoreTests
     [Fact]
     public async Task Pages_stop_at_the_byte_budget_but_always_carry_one_item()
     {
-        await using var harness = await StoreHarness.CreateAsync();
+        await using var harness = await CreateHarnessAsync();
         var big = $"\"{new string('x', 1000)}\"";
         for (var i = 0; i < 5; i++)
         {
@@ -95,7 +111,7 @@ public sealed class StoreTests
     [Fact]
     public async Task Mutation_records_expire_after_the_retention_window()
     {
-        await using var harness = await StoreHarness.CreateAsync();
+        await using var harness = await CreateHarnessAsync();
         var first = await harness.SetAsync("r", "k", "1", mutationId: "m1");
         var retry = await harness.SetAsync("r", "k", "1", mutationId: "m1");
         Assert.True(retry.Write!.Duplicate);
@@ -112,7 +128,7 @@ public sealed class StoreTests
     [Fact]
     public async Task One_batch_chains_writes_to_the_same_key_and_replays_a_repeated_mutation_id()
     {
-        await using var harness = await StoreHarness.CreateAsync();
+        await using var harness = await CreateHarnessAsync();
         var outcomes = await harness.Store.CommitAsync(
         [
             new(MutationKind.Set, "r", "ada", "k", "1", "m1", 0),
@@ -139,7 +155,7 @@ public sealed class StoreTests
     [Fact]
     public async Task A_batch_that_fails_stores_nothing()
     {
-        await using var harness = await StoreHarness.CreateAsync();
+        await using var harness = await CreateHarnessAsync();
         await harness.SetAsync("r", "k", "1", mutationId: "m1");
 
         await Assert.ThrowsAsync<MutationReusedException>(() => harness.Store.CommitAsync(

@@ -83,9 +83,9 @@ internal sealed partial class GroupCommitWriter : BackgroundService
         {
             outcomes = await _store.CommitAsync(commands, CancellationToken.None);
         }
-        catch (Exception ex) when (batch.Count > 1)
+        catch (Exception ex) when (batch.Count > 1 && ex is not CommitOutcomeUnknownException)
         {
-            // One bad write must not fail the others: commit them one by one to find it.
+            // Nothing was stored, and one bad write must not fail the others: commit them one by one to find it.
             LogBatchFailed(ex, batch.Count);
             foreach (var pending in batch)
             {
@@ -95,11 +95,15 @@ internal sealed partial class GroupCommitWriter : BackgroundService
         }
         catch (Exception ex)
         {
+            // A single write, or a batch whose commit may have been applied (running it again could apply it twice).
             if (ex is not MutationReusedException)
             {
                 LogWriteFailed(ex, batch[0].Command.RoomId);
             }
-            batch[0].Completion.TrySetException(ex);
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetException(ex);
+            }
             return;
         }
 

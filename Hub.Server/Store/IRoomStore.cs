@@ -12,7 +12,9 @@ namespace CollabHub.Server.Store;
 /// <item>Every applied write (set, delete, post) takes its room's next seq inside the transaction that stores it, so
 /// seqs are strictly increasing and gapless per room, across processes sharing the database.</item>
 /// <item><see cref="CommitAsync"/> is all or nothing: when it returns, every outcome is durable; when it throws,
-/// nothing of the batch is stored.</item>
+/// nothing of the batch is stored (except <see cref="CommitOutcomeUnknownException"/>: the connection broke during the
+/// commit, which may have been applied). A batch the database rolls back for a transient reason (a deadlock, a
+/// serialization failure) is run again inside, a bounded number of times.</item>
 /// <item>A key's version is the seq of its last write; a delete leaves a tombstone with its own version.</item>
 /// <item>A write with an expected version applies only if the key's current version equals it (0 = absent or
 /// deleted); otherwise it is a conflict and stores nothing but the mutation record.</item>

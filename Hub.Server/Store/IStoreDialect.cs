@@ -16,4 +16,16 @@ internal interface IStoreDialect
     /// and says whether the schema_info table exists yet.
     /// </summary>
     Task<(IDbContextTransaction Transaction, bool HasSchema)> BeginExclusiveAsync(StoreDbContext db, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether a commit that failed with <paramref name="exception"/> certainly stored nothing and may succeed if run
+    /// again (a serialization failure, a deadlock). Only such failures are retried, so ack after commit holds.
+    /// </summary>
+    bool IsTransient(Exception exception);
+
+    /// <summary>
+    /// Whether a COMMIT that failed with <paramref name="exception"/> may have been applied all the same (the
+    /// connection broke before the answer came), so the batch must be neither acknowledged nor run again.
+    /// </summary>
+    bool IsCommitOutcomeUnknown(Exception exception);
 }

@@ -6,19 +6,51 @@ using Microsoft.EntityFrameworkCore.Storage;
 namespace CollabHub.Server.Store;
 
 /// <summary><see cref="IRoomStore"/> over EF Core, for SQLite and PostgreSQL alike.</summary>
-internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, IStoreDialect dialect, TimeProvider clock) : IRoomStore
+internal sealed partial class SqlRoomStore(
+    IDbContextFactory<StoreDbContext> contexts, IStoreDialect dialect, TimeProvider clock, ILogger<SqlRoomStore> logger) : IRoomStore
 {
+    /// <summary>How many times a batch runs in all when the database rolls it back for a transient reason.</summary>
+    internal const int MaxCommitAttempts = 6;
+
     public async Task<WriteOutcome[]> CommitAsync(IReadOnlyList<WriteCommand> writes, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await CommitOnceAsync(writes, cancellationToken);
+            }
+            catch (Exception ex) when (attempt < MaxCommitAttempts && dialect.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                // The transaction was rolled back, so nothing of the batch is stored or acknowledged: run it again
+                // from the start (it re-reads everything) after a short, growing, jittered pause.
+                LogCommitRetried(ex, writes.Count, attempt);
+                var pause = TimeSpan.FromMilliseconds((5 << attempt) * (0.5 + Random.Shared.NextDouble()));
+                await Task.Delay(pause, cancellationToken);
+            }
+        }
+    }
+
+    private async Task<WriteOutcome[]> CommitOnceAsync(IReadOnlyList<WriteCommand> writes, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await db.Database.OpenConnectionAsync(cancellationToken);
-        // SQLite: an immediate transaction, holding the write lock from the start. PostgreSQL: each room row is
-        // locked before its first read. Either way nothing read here can change before the commit.
+        // SQLite: an immediate transaction, holding the write lock from the start. PostgreSQL: READ COMMITTED, and
+        // every room of the batch is locked below before anything is read, so each statement after that sees all
+        // that the room's earlier writers committed, and nothing read here can change before the commit.
         await using var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
         await using var sql = new WriteTransaction(db.Database.GetDbConnection(), transaction.GetDbTransaction());
         var batch = new BatchState(writes.Count);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var outcomes = new WriteOutcome[writes.Count];
+
+        // Lock the batch's rooms up front, in one fixed (ordinal) order: two batches that touch rooms A and B in
+        // opposite orders then queue on A instead of deadlocking. The lock (the room row's, on PostgreSQL) is held to
+        // the commit; it also creates the row, so two first writes to a new room queue on it as well.
+        foreach (var roomId in writes.Select(w => w.RoomId).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            batch.RoomSeqs[roomId] = await sql.LockRoomAsync(roomId, cancellationToken);
+        }
 
         for (var i = 0; i < writes.Count; i++)
         {
@@ -31,13 +63,14 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
                 continue;
             }
 
-            var roomSeq = await batch.RoomSeqAsync(sql, write.RoomId, cancellationToken);
+            var roomSeq = batch.RoomSeqs[write.RoomId];
             outcomes[i] = write.Kind == MutationKind.Post
                 ? await PostAsync(sql, write, roomSeq + 1, now, cancellationToken)
                 : await WriteEntryAsync(sql, batch, write, roomSeq, now, cancellationToken);
             if (outcomes[i].IsNewChange)
             {
                 batch.RoomSeqs[write.RoomId] = roomSeq + 1;
+                batch.ChangedRooms.Add(write.RoomId);
             }
 
             if (write.MutationId is not null)
@@ -56,13 +89,24 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
             }
         }
 
-        foreach (var (roomId, seq) in batch.RoomSeqs)
+        foreach (var roomId in batch.ChangedRooms)
         {
-            await sql.SetRoomSeqAsync(roomId, seq, cancellationToken);
+            await sql.SetRoomSeqAsync(roomId, batch.RoomSeqs[roomId], cancellationToken);
         }
-        await transaction.CommitAsync(cancellationToken);
+        try
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch (Exception ex) when (dialect.IsCommitOutcomeUnknown(ex))
+        {
+            throw new CommitOutcomeUnknownException(ex);
+        }
         return outcomes;
     }
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Information,
+        Message = "A batch of {Count} writes was rolled back by the database (attempt {Attempt}); running it again")]
+    private partial void LogCommitRetried(Exception exception, int count, int attempt);
 
     private static async Task<WriteOutcome> PostAsync(WriteTransaction sql, WriteCommand write, long seq, long now, CancellationToken cancellationToken)
     {
@@ -115,18 +159,13 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
     /// <summary>What one commit has read or written so far, so later writes in the batch see earlier ones.</summary>
     private sealed class BatchState(int capacity)
     {
+        /// <summary>Each room's seq as of the last write in the batch; every room of the batch is locked first.</summary>
         public Dictionary<string, long> RoomSeqs { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The rooms whose seq this batch moves on, so only their rows are written back.</summary>
+        public HashSet<string> ChangedRooms { get; } = new(StringComparer.Ordinal);
         public Dictionary<(string RoomId, string Key), EntryRow?> Entries { get; } = new(capacity);
         public Dictionary<(string UserId, string MutationId), MutationRow?> Mutations { get; } = new();
-
-        public async ValueTask<long> RoomSeqAsync(WriteTransaction sql, string roomId, CancellationToken cancellationToken)
-        {
-            if (!RoomSeqs.TryGetValue(roomId, out var seq))
-            {
-                RoomSeqs[roomId] = seq = await sql.LockRoomAsync(roomId, cancellationToken);
-            }
-            return seq;
-        }
 
         public async ValueTask<EntryRow?> FindEntryAsync(WriteTransaction sql, string roomId, string key, CancellationToken cancellationToken)
         {
@@ -279,7 +318,8 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
             .GroupBy(e => e.RoomId)
             .Select(g => new { RoomId = g.Key, MaxVersion = g.Max(e => e.Version) })
             .ToListAsync(cancellationToken);
-        foreach (var horizon in horizons)
+        // Room rows are locked in the order commits lock them (ordinal), so a purge and a commit cannot deadlock.
+        foreach (var horizon in horizons.OrderBy(h => h.RoomId, StringComparer.Ordinal))
         {
             await db.Rooms
                 .Where(r => r.Id == horizon.RoomId && r.PurgedSeq < horizon.MaxVersion)
@@ -296,5 +336,14 @@ internal sealed class SqlRoomStore(IDbContextFactory<StoreDbContext> contexts, I
 /// <summary>A mutation id came back for another room or operation than the one it was first used for.</summary>
 internal sealed class MutationReusedException(string mutationId)
     : Exception($"mutation id '{mutationId}' was already used for another room or operation")
+{
+}
+
+/// <summary>
+/// The connection broke during COMMIT: the batch may or may not be stored. It is not retried (it could be applied
+/// twice) and not acknowledged; a client that retries with the same mutation id gets the first outcome if it was stored.
+/// </summary>
+internal sealed class CommitOutcomeUnknownException(Exception inner)
+    : Exception("the database connection failed during the commit; the write may or may not have been applied", inner)
 {
 }

@@ -49,4 +49,13 @@ internal sealed class SqliteDialect(IOptions<CollabHubOptions> options) : IStore
             .ToListAsync(cancellationToken);
         return (transaction, tables[0] > 0);
     }
+
+    /// <summary>
+    /// None: a writer waits for SQLite's lock for up to the busy timeout (Microsoft.Data.Sqlite retries inside), and
+    /// an immediate transaction cannot deadlock or lose a serialization race.
+    /// </summary>
+    public bool IsTransient(Exception exception) => false;
+
+    /// <summary>Never: SQLite runs in this process, so a failed commit was not applied.</summary>
+    public bool IsCommitOutcomeUnknown(Exception exception) => false;
 }

@@ -12,6 +12,7 @@ internal static class StoreServiceCollectionExtensions
         services.AddSingleton<IStoreDialect>(sp => sp.GetRequiredService<IOptions<CollabHubOptions>>().Value.Store.Provider switch
         {
             StoreProvider.Sqlite => ActivatorUtilities.CreateInstance<SqliteDialect>(sp),
+            StoreProvider.Postgres => ActivatorUtilities.CreateInstance<PostgresDialect>(sp),
             var other => throw new InvalidOperationException($"CollabHub:Store:Provider '{other}' is not supported by this build."),
         });
         services.AddPooledDbContextFactory<StoreDbContext>((sp, options) => sp.GetRequiredService<IStoreDialect>().Configure(options));
