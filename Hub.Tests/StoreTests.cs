@@ -109,6 +109,28 @@ public abstract partial class StoreTests
     }
 
     [Fact]
+    public async Task A_full_page_keeps_its_recent_messages_when_entries_fill_the_byte_budget()
+    {
+        await using var harness = await CreateHarnessAsync();
+        var big = $"\"{new string('x', 1000)}\"";
+        for (var i = 0; i < 3; i++)
+        {
+            await harness.SetAsync("r", $"k{i}", big);
+        }
+        await harness.WriteAsync(new WriteCommand(MutationKind.Post, "r", "ada", null, big, null, null));
+
+        var full = await harness.ReadAsync("r", null, maxBytes: 1500);
+
+        Assert.Single(full.Messages);
+        Assert.Empty(full.Entries);
+        Assert.True(full.HasMore);
+        Assert.Equal(0, full.Seq);
+        var rest = await harness.ReadAsync("r", full.Seq, maxBytes: 1500, snapshotSeq: full.SnapshotSeq);
+        Assert.Equal(["k0"], rest.Entries.Select(e => e.Key));
+        Assert.Empty(rest.Messages);
+    }
+
+    [Fact]
     public async Task Mutation_records_expire_after_the_retention_window()
     {
         await using var harness = await CreateHarnessAsync();

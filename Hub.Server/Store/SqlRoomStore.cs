@@ -208,25 +208,9 @@ internal sealed partial class SqlRoomStore(
 
     private static async Task<RoomPage> ReadFullAsync(StoreDbContext db, RoomRead read, long roomSeq, CancellationToken cancellationToken)
     {
-        var rows = await db.Entries.AsNoTracking()
-            .Where(e => e.RoomId == read.RoomId && !e.Deleted)
-            .OrderBy(e => e.Version)
-            .Take(read.Limit + 1)
-            .ToListAsync(cancellationToken);
+        // The recent messages take their share of the byte budget first: a continuation never replays them, so
+        // they must not be crowded out by entries (which a continuation does bring).
         var budget = new PageBudget(read.MaxBytes);
-        var entries = new List<Entry>(Math.Min(rows.Count, read.Limit));
-        foreach (var row in rows)
-        {
-            if (entries.Count == read.Limit || !budget.TryTake(row.ValueJson?.Length ?? 0))
-            {
-                break;
-            }
-            entries.Add(StoreJson.ToEntry(row));
-        }
-        var hasMore = entries.Count < rows.Count;
-        // A partial snapshot brings the client up to its last entry; the rest comes through Sync.
-        var position = hasMore ? entries[^1].Version : roomSeq;
-
         var recent = await db.Messages.AsNoTracking()
             .Where(m => m.RoomId == read.RoomId)
             .OrderByDescending(m => m.Seq)
@@ -242,6 +226,24 @@ internal sealed partial class SqlRoomStore(
             messages.Add(StoreJson.ToMessage(row));
         }
         messages.Reverse();
+
+        var rows = await db.Entries.AsNoTracking()
+            .Where(e => e.RoomId == read.RoomId && !e.Deleted)
+            .OrderBy(e => e.Version)
+            .Take(read.Limit + 1)
+            .ToListAsync(cancellationToken);
+        var entries = new List<Entry>(Math.Min(rows.Count, read.Limit));
+        foreach (var row in rows)
+        {
+            if (entries.Count == read.Limit || !budget.TryTake(row.ValueJson?.Length ?? 0))
+            {
+                break;
+            }
+            entries.Add(StoreJson.ToEntry(row));
+        }
+        var hasMore = entries.Count < rows.Count;
+        // A partial snapshot brings the client up to its last entry (or to before its first); the rest comes through Sync.
+        var position = hasMore ? (entries.Count > 0 ? entries[^1].Version : rows[0].Version - 1) : roomSeq;
         return new RoomPage(position, roomSeq, true, entries, messages, hasMore);
     }
 
@@ -290,20 +292,18 @@ internal sealed partial class SqlRoomStore(
         return new RoomPage(hasMore ? position : roomSeq, roomSeq, false, entries, messages, hasMore);
     }
 
-    /// <summary>Bounds the JSON an answer carries; the first item always fits, so paging always moves on.</summary>
+    /// <summary>Bounds the JSON an answer carries; the first item of a page always fits, so paging always moves on.</summary>
     private sealed class PageBudget(int maxBytes)
     {
         private long _used;
-        private bool _empty = true;
 
         public bool TryTake(int length)
         {
-            if (!_empty && _used + length > maxBytes)
+            if (_used > 0 && _used + length > maxBytes)
             {
                 return false;
             }
             _used += length;
-            _empty = false;
             return true;
         }
     }
