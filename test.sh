@@ -60,6 +60,7 @@ need_pkg npm npm
 # The PostgreSQL store tests start throw-away servers; Debian keeps initdb off PATH, in /usr/lib/postgresql/N/bin.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || need_pkg pg_ctlcluster postgresql
 need_pkg redis-server redis-server   # the Redis client and backplane tests start real servers
+need_pkg nginx nginx                 # the load-balancer tests run docs/nginx.conf.example in front of two servers
 
 install_missing() {
     ((${#MISSING_CMDS[@]})) || return 0

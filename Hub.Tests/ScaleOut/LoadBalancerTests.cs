@@ -1,0 +1,297 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using CollabHub.Tests.Infrastructure;
+using EventLog = CollabHub.Tests.Infrastructure.EventLog;
+
+namespace CollabHub.Tests.ScaleOut;
+
+/// <summary>
+/// The scale-out set-up of docs/operations.md, for real: redis-server, two Hub.Server processes on one SQLite file
+/// with <c>CollabHub:Redis</c>, and nginx running docs/nginx.conf.example in front of them. Clients connect only
+/// through nginx.
+/// </summary>
+public sealed class LoadBalancerTests : IAsyncLifetime
+{
+    private readonly TempDirectory _folder = new();
+    private readonly List<HubServerProcess> _servers = [];
+    private readonly List<IAsyncDisposable> _clients = [];
+    private RedisServerProcess? _redis;
+    private NginxProcess? _nginx;
+
+    private NginxProcess Nginx => _nginx!;
+
+    public async Task InitializeAsync()
+    {
+        _ = NginxProcess.Executable; // before starting anything: a missing nginx fails at once, saying how to install it
+        _redis = await RedisServerProcess.StartAsync();
+        var settings = new Dictionary<string, string>(TestSettings.Small)
+        {
+            ["CollabHub:Redis"] = $"127.0.0.1:{_redis.Port}",
+            ["CollabHub:RedisPrefix"] = "lb-test",
+        };
+        for (var i = 0; i < 2; i++)
+        {
+            _servers.Add(await HubServerProcess.StartAsync(_folder.File("collabhub.db"), settings));
+        }
+        _nginx = await NginxProcess.StartAsync(_servers[0].BaseUrl, _servers[1].BaseUrl);
+    }
+
+    public async Task DisposeAsync()
+    {
+        // Every process is ended even if something before it fails to close; the first failure is reported after.
+        var failures = new List<Exception>();
+        async Task Try(Func<Task> dispose)
+        {
+            try
+            {
+                await dispose().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (Exception ex)
+            {
+                failures.Add(ex);
+            }
+        }
+        foreach (var client in _clients)
+        {
+            await Try(() => client.DisposeAsync().AsTask());
+        }
+        if (_nginx is { } nginx)
+        {
+            await Try(() => nginx.DisposeAsync().AsTask());
+        }
+        foreach (var server in _servers)
+        {
+            await Try(() => server.DisposeAsync().AsTask());
+        }
+        if (_redis is { } redis)
+        {
+            await Try(() => redis.DisposeAsync().AsTask());
+        }
+        _folder.Dispose();
+        if (failures.Count > 0)
+        {
+            throw new AggregateException("Cleaning up the load-balancer test failed", failures);
+        }
+    }
+
+    [Fact]
+    public async Task WebSockets_without_negotiation_spread_over_both_instances_share_changes_and_fail_over_when_one_stops()
+    {
+        var room = TestClients.NewRoom("lb");
+        // The test kit's .NET client: a WebSocket straight to the hub URL, negotiation skipped.
+        var connect = async (string name) =>
+        {
+            var client = await TestClients.ConnectAsync(Nginx.HubUrl, name);
+            _clients.Add(client);
+            return client;
+        };
+        var names = Enumerable.Range(0, 6).Select(i => $"user{i}").ToArray();
+        var clients = new[] { await connect(names[0]) }.ToList();
+        foreach (var name in names.Skip(1))
+        {
+            clients.Add(await connect(name));
+        }
+        var logs = clients.Select(client => new EventLog(client)).ToList();
+        foreach (var client in clients)
+        {
+            await client.JoinAsync(room).Within();
+        }
+
+        // A change made through nginx reaches every client through nginx, whichever instance each one is on.
+        var set = await clients[0].SetAsync(room, "title", "through nginx").Within();
+        var post = await clients[^1].PostAsync(room, "hello from the last client").Within();
+        foreach (var log in logs)
+        {
+            await log.WaitUntilAsync(l => l.Changes(room).Any(c => c.Version == set.Seq), $"the Set (seq {set.Seq}) on every client\n{Nginx.Diagnostics}");
+            await log.WaitUntilAsync(l => l.Posts(room).Any(m => m.Seq == post.Seq), $"the Post (seq {post.Seq}) on every client\n{Nginx.Diagnostics}");
+        }
+
+        // Which instance was each client on? Stop the first one: nginx logs the WebSockets it served as they close
+        // (with the instance's address), and the clients of the other instance keep working.
+        await _servers[0].StopAsync();
+        var onStopped = await ClosedWebSocketsAsync(_servers[0].BaseUrl, names);
+        var survivors = clients.Where((_, i) => !onStopped.Contains(names[i])).ToList();
+        Assert.True(onStopped.Count > 0 && survivors.Count > 0,
+            $"6 clients through nginx should be spread over both instances; {onStopped.Count} were on the stopped one.\n{Nginx.Diagnostics}");
+        foreach (var survivor in survivors)
+        {
+            await survivor.SyncAsync(room, 0).Within();
+        }
+
+        // The surviving instance still serves: its clients, and new connections that nginx sends past the stopped one.
+        var late = await connect("late");
+        var lateJoin = await late.JoinAsync(room).Within();
+        Assert.Equal(post.Seq, lateJoin.Seq);
+        var lateLog = new EventLog(late);
+        var after = await survivors[0].SetAsync(room, "after", true).Within();
+        await lateLog.WaitUntilAsync(l => l.Changes(room).Any(c => c.Version == after.Seq), "a change after the failover");
+
+        using var http = new HttpClient { Timeout = TestClients.Timeout };
+        for (var i = 0; i < 4; i++)
+        {
+            var ready = await http.GetAsync(new Uri(Nginx.BaseUrl, "/readyz"));
+            Assert.True(ready.StatusCode == HttpStatusCode.OK, $"/readyz through nginx with one instance stopped: {(int)ready.StatusCode}\n{Nginx.Diagnostics}");
+        }
+    }
+
+    /// <summary>
+    /// The names among <paramref name="names"/> whose WebSocket through nginx (<c>GET /hubs/collab?name=...</c>, 101)
+    /// was served by <paramref name="instance"/> and has closed: nginx writes the access log line at the close.
+    /// </summary>
+    private async Task<HashSet<string>> ClosedWebSocketsAsync(Uri instance, IReadOnlyCollection<string> names)
+    {
+        var upstream = $"upstream={instance.Host}:{instance.Port}";
+        HashSet<string> Closed() => [.. Nginx.AccessLog.Split('\n')
+            .Where(line => line.Contains("\" 101 ", StringComparison.Ordinal) && line.EndsWith(upstream, StringComparison.Ordinal))
+            .SelectMany(line => names.Where(name => line.Contains($"GET /hubs/collab?name={name} ", StringComparison.Ordinal)))];
+        var deadline = DateTime.UtcNow + TestClients.Timeout;
+        while (Closed().Count == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        await Task.Delay(500); // the instance is gone: all of its connections close together
+        return Closed();
+    }
+
+    [Fact]
+    public async Task Clients_that_negotiate_first_stay_on_the_instance_that_issued_their_connection_token()
+    {
+        using var http = new HttpClient { Timeout = TestClients.Timeout };
+
+        // Why stickiness: a connection token is known only to the instance that issued it.
+        var token = await NegotiateAsync(http, _servers[0].BaseUrl, "direct");
+        var elsewhere = await http.GetAsync(new Uri(_servers[1].BaseUrl, $"/hubs/collab?id={token}&name=direct"));
+        Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
+
+        // Through nginx, negotiate and every request with ?id= go to the same instance: long polling works, each time.
+        var room = TestClients.NewRoom("lp");
+        for (var i = 0; i < 6; i++)
+        {
+            var name = $"poller{i}";
+            token = await NegotiateAsync(http, Nginx.BaseUrl, name);
+            var connection = new Uri(Nginx.BaseUrl, $"/hubs/collab?id={token}&name={name}");
+            var first = await http.GetAsync(connection); // the first poll returns at once: the connection is open
+            Assert.True(first.StatusCode == HttpStatusCode.OK, $"first poll of {name}: {(int)first.StatusCode}\n{Nginx.Diagnostics}");
+
+            const char separator = '\u001e';
+            var handshakeAndJoin = $"{{\"protocol\":\"json\",\"version\":1}}{separator}"
+                + $"{{\"type\":1,\"invocationId\":\"1\",\"target\":\"Join\",\"arguments\":[{{\"roomId\":\"{room}\"}}]}}{separator}";
+            var sent = await http.PostAsync(connection, new StringContent(handshakeAndJoin, Encoding.UTF8, "text/plain"));
+            Assert.True(sent.StatusCode == HttpStatusCode.OK, $"send of {name}: {(int)sent.StatusCode}\n{Nginx.Diagnostics}");
+
+            var received = new StringBuilder();
+            var deadline = DateTime.UtcNow + TestClients.Timeout;
+            while (!received.ToString().Contains("\"invocationId\":\"1\"", StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{name} got no Join result by long polling through nginx; received: {received}\n{Nginx.Diagnostics}");
+                var poll = await http.GetAsync(connection);
+                Assert.True(poll.StatusCode == HttpStatusCode.OK, $"poll of {name}: {(int)poll.StatusCode} {await poll.Content.ReadAsStringAsync()}\n{Nginx.Diagnostics}");
+                received.Append(await poll.Content.ReadAsStringAsync());
+            }
+            var messages = received.ToString().Split(separator, StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal("{}", messages[0]); // the handshake succeeded
+            using var result = JsonDocument.Parse(messages.Single(m => m.Contains("\"invocationId\":\"1\"", StringComparison.Ordinal)));
+            Assert.Equal(room, result.RootElement.GetProperty("result").GetProperty("roomId").GetString());
+        }
+    }
+
+    private static async Task<string> NegotiateAsync(HttpClient http, Uri baseUrl, string name)
+    {
+        var response = await http.PostAsync(new Uri(baseUrl, $"/hubs/collab/negotiate?negotiateVersion=1&name={name}"), null);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"negotiate at {baseUrl}: {(int)response.StatusCode} {body}");
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.GetProperty("connectionToken").GetString()!;
+    }
+
+    [Fact]
+    public async Task The_signalr_JS_client_works_through_nginx_with_and_without_negotiation()
+    {
+        // ada and bob skip negotiation (any instance), carol negotiates (sticky); see the script's header.
+        var (exitCode, stdout, stderr) = await RunNodeAsync("join-set-changed.mjs", Nginx.HubUrl.ToString());
+
+        var output = $"--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}\n{Nginx.Diagnostics}";
+        Assert.True(exitCode == 0, $"node join-set-changed.mjs through nginx exited with {exitCode}.\n{output}");
+        var summary = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+        Assert.True(summary.StartsWith("{\"ok\":true", StringComparison.Ordinal), $"node join-set-changed.mjs exited with 0 but its last line is not an ok summary.\n{output}");
+    }
+
+    [Fact]
+    public async Task Readyz_answers_through_nginx()
+    {
+        using var http = new HttpClient { Timeout = TestClients.Timeout };
+        for (var i = 0; i < 4; i++)
+        {
+            var response = await http.GetAsync(new Uri(Nginx.BaseUrl, "/readyz"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("Healthy", await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    private static async Task<(int ExitCode, string StdOut, string StdErr)> RunNodeAsync(string script, params string[] arguments)
+    {
+        var folder = Path.Combine(RepoPaths.Root, "Hub.Tests", "js");
+        const string howToFix = "Run ./test.sh at the repository root (it installs node and runs `npm ci`), or `apt-get install -y nodejs npm` and `npm ci` in Hub.Tests/js.";
+        Assert.True(File.Exists(Path.Combine(folder, "node_modules", "@microsoft", "signalr", "package.json")),
+            $"The @microsoft/signalr npm package is not installed in {folder}. {howToFix}");
+
+        var start = new ProcessStartInfo("node")
+        {
+            WorkingDirectory = folder,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        start.ArgumentList.Add(script);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var process = new Process { StartInfo = start };
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception ex)
+        {
+            Assert.Fail($"`node` could not be started ({ex.Message}). {howToFix}");
+        }
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Fail($"node {script} did not finish within 60 s and was killed.\n{await stdout}\n{await stderr}");
+        }
+        return (process.ExitCode, await stdout.WaitAsync(TestClients.Timeout), await stderr.WaitAsync(TestClients.Timeout));
+    }
+}
+
+/// <summary>docs/operations.md shows the nginx example inline; it must be the file the tests above run.</summary>
+public sealed class NginxExampleDocumentationTests
+{
+    [Fact]
+    public void The_nginx_example_in_operations_md_is_docs_nginx_conf_example()
+    {
+        var example = File.ReadAllText(NginxProcess.ExamplePath).ReplaceLineEndings("\n").TrimEnd();
+        var operations = File.ReadAllText(Path.Combine(RepoPaths.Root, "docs", "operations.md")).ReplaceLineEndings("\n");
+        const string fence = "```nginx\n";
+        var start = operations.IndexOf(fence, StringComparison.Ordinal);
+        Assert.True(start >= 0, "docs/operations.md has no ```nginx block.");
+        start += fence.Length;
+        var end = operations.IndexOf("\n```", start, StringComparison.Ordinal);
+        Assert.True(end >= 0, "docs/operations.md's ```nginx block is not closed.");
+        Assert.Equal(example, operations[start..end].TrimEnd());
+    }
+}
