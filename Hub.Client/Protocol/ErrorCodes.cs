@@ -18,6 +18,10 @@ public static class ErrorCodes
     public const string NotJoined = "not_joined";
     /// <summary>The connection has joined as many rooms as the limit allows.</summary>
     public const string TooManyRooms = "too_many_rooms";
+    /// <summary>The room already holds as many keys as the limit allows.</summary>
+    public const string TooManyKeys = "too_many_keys";
+    /// <summary>The user already has as many connections as the limit allows.</summary>
+    public const string TooManyConnections = "too_many_connections";
     /// <summary>The mutation id was used before for a different room or operation.</summary>
     public const string MutationReused = "mutation_reused";
     /// <summary>The server's write queue is full; retry after a short wait.</summary>
@@ -28,6 +32,18 @@ public static class ErrorCodes
     public const string Forbidden = "forbidden";
     /// <summary>The caller sent too much too fast.</summary>
     public const string RateLimited = "rate_limited";
+    /// <summary>
+    /// Client-side, never sent by the hub: <c>CollabClient</c>'s write queue already holds as many writes as it may
+    /// (<c>CollabClientOptions.MaxQueuedWrites</c>); nothing was queued.
+    /// </summary>
+    public const string QueueFull = "queue_full";
+
+    /// <summary>
+    /// Whether a call refused with <paramref name="code"/> may succeed if it is sent again unchanged (with the same
+    /// mutation id): <see cref="Overloaded"/>, <see cref="Unavailable"/> and <see cref="RateLimited"/>.
+    /// </summary>
+    /// <param name="code">An error code, or null.</param>
+    public static bool IsTemporary(string? code) => code is Overloaded or Unavailable or RateLimited;
 
     /// <summary>Reads the code from an error message of the form <c>"code: detail"</c>; null when it has none.</summary>
     /// <param name="message">The error message as received, possibly with the prefix SignalR adds.</param>

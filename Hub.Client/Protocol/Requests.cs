@@ -19,6 +19,10 @@ public static class HubMethods
     public const string Sync = "Sync";
     /// <summary>Sends an ephemeral signal: <see cref="SignalRequest"/>, returns nothing.</summary>
     public const string Signal = "Signal";
+    /// <summary>Changes a user's role in a private room: <see cref="GrantRequest"/>, returns nothing. Owners only.</summary>
+    public const string Grant = "Grant";
+    /// <summary>Reads a room's roles: <see cref="GetAccessRequest"/> returns <see cref="RoomAccess"/>. Owners only.</summary>
+    public const string GetAccess = "GetAccess";
 }
 
 /// <summary>The events the hub sends to clients.</summary>
@@ -32,6 +36,8 @@ public static class HubEvents
     public const string Signaled = "Signaled";
     /// <summary><c>(roomId, PresenceEntry[])</c>: the room's members after a join or leave.</summary>
     public const string PresenceChanged = "PresenceChanged";
+    /// <summary><c>(roomId, AccessChange)</c>: this connection's role in the room changed; <c>none</c> means it was removed.</summary>
+    public const string AccessChanged = "AccessChanged";
 }
 
 /// <summary>Joins a room. Without <see cref="SinceSeq"/> the answer is a full snapshot; with it, a delta.</summary>

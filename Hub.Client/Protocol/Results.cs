@@ -40,7 +40,8 @@ public sealed record SignalEvent(string From, string Name, string ConnectionId, 
 /// <param name="Messages">Messages ordered by seq.</param>
 /// <param name="Presence">Who is in the room now.</param>
 /// <param name="HasMore">When true, call Sync with <c>sinceSeq = Seq</c> until it is false.</param>
-public sealed record JoinResult(string RoomId, long Seq, bool Full, IReadOnlyList<Entry> Entries, IReadOnlyList<Message> Messages, IReadOnlyList<PresenceEntry> Presence, bool HasMore);
+/// <param name="Role">The caller's role in the room (<see cref="RoomRoles"/>): a viewer may read but not write.</param>
+public sealed record JoinResult(string RoomId, long Seq, bool Full, IReadOnlyList<Entry> Entries, IReadOnlyList<Message> Messages, IReadOnlyList<PresenceEntry> Presence, bool HasMore, string Role = RoomRoles.Editor);
 
 /// <summary>The answer to <see cref="HubMethods.Sync"/>.</summary>
 /// <param name="RoomId">The room.</param>

@@ -18,6 +18,7 @@ internal static class BackplaneServiceCollectionExtensions
         services.AddSingleton<BackplaneInstance>();
         if (string.IsNullOrWhiteSpace(options.Redis))
         {
+            services.AddSingleton<IClusterBus, LocalClusterBus>();
             return services;
         }
 
@@ -36,6 +37,7 @@ internal static class BackplaneServiceCollectionExtensions
         services.AddSingleton<RedisClient>();
         services.AddHostedService<RedisClientLifetime>();
         services.AddSingleton(typeof(HubLifetimeManager<>), typeof(RedisHubLifetimeManager<>));
+        services.AddSingleton<IClusterBus, RedisClusterBus>();
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthEndpoints.ReadyTag]);
         return services;
     }

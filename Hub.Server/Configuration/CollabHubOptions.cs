@@ -28,7 +28,85 @@ public sealed class CollabHubOptions
     public BackplaneOptions Backplane { get; set; } = new();
 
     [ValidateObjectMembers]
+    public RoomsOptions Rooms { get; set; } = new();
+
+    [ValidateObjectMembers]
     public PresenceOptions Presence { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public AuthOptions Auth { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public CorsOptions Cors { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public HeadersOptions Headers { get; set; } = new();
+}
+
+/// <summary>
+/// Token buckets (<c>CollabHub:Limits:Rates:*</c>): a bucket holds up to its burst and refills at its rate per second;
+/// a call that finds it empty fails with <c>rate_limited</c>. Per-user buckets are shared by the user's connections
+/// to one instance.
+/// </summary>
+public sealed class RateLimitOptions
+{
+    /// <summary>Writes (Set, Delete, Post) per second per connection. Default 50.</summary>
+    [Range(1, 1_000_000)]
+    public int WritesPerSecond { get; set; } = 50;
+
+    /// <summary>Writes a connection may make at once before the rate applies. Default 100.</summary>
+    [Range(1, 1_000_000)]
+    public int WriteBurst { get; set; } = 100;
+
+    /// <summary>Writes per second per user. Default 100.</summary>
+    [Range(1, 1_000_000)]
+    public int UserWritesPerSecond { get; set; } = 100;
+
+    /// <summary>Writes a user may make at once. Default 200.</summary>
+    [Range(1, 1_000_000)]
+    public int UserWriteBurst { get; set; } = 200;
+
+    /// <summary>Signals per second per connection (cursors move often). Default 60.</summary>
+    [Range(1, 1_000_000)]
+    public int SignalsPerSecond { get; set; } = 60;
+
+    /// <summary>Signals a connection may send at once. Default 120.</summary>
+    [Range(1, 1_000_000)]
+    public int SignalBurst { get; set; } = 120;
+
+    /// <summary>Signals per second per user. Default 120.</summary>
+    [Range(1, 1_000_000)]
+    public int UserSignalsPerSecond { get; set; } = 120;
+
+    /// <summary>Signals a user may send at once. Default 240.</summary>
+    [Range(1, 1_000_000)]
+    public int UserSignalBurst { get; set; } = 240;
+}
+
+public enum RoomAccessMode
+{
+    /// <summary>Anyone authenticated may join and write any room.</summary>
+    Open,
+
+    /// <summary>The first user to join a room owns it; others need a grant (owner, editor, viewer).</summary>
+    Private,
+}
+
+public sealed class RoomsOptions
+{
+    /// <summary>Who may join a room: <c>Open</c> (the default) or <c>Private</c>.</summary>
+    public RoomAccessMode DefaultAccess { get; set; } = RoomAccessMode.Open;
+
+    /// <summary>
+    /// How long an instance trusts a cached role for new joins without hearing of a change (changes are pushed to
+    /// every instance at once; this bounds staleness when such a notice was lost). Default 60 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan AccessCacheTtl { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Most (room, user) roles an instance caches; beyond it the cache starts over. Default 100000.</summary>
+    [Range(100, 10_000_000)]
+    public int AccessCacheSize { get; set; } = 100_000;
 }
 
 public sealed class BackplaneOptions
@@ -143,6 +221,17 @@ public sealed class LimitsOptions
     [Range(0, 100_000)]
     public int JoinMessages { get; set; } = 50;
 
+    /// <summary>Most live keys (not counting tombstones) one room may hold; a Set of a new key beyond it fails with <c>too_many_keys</c>. Default 10000.</summary>
+    [Range(1, 10_000_000)]
+    public int MaxKeysPerRoom { get; set; } = 10_000;
+
+    [ValidateObjectMembers]
+    public RateLimitOptions Rates { get; set; } = new();
+
+    /// <summary>Most connections one user may have to one instance; more are refused with <c>too_many_connections</c>. Default 20.</summary>
+    [Range(1, 100_000)]
+    public int MaxConnectionsPerUser { get; set; } = 20;
+
     /// <summary>Most rooms one connection may be in at once. Default 100.</summary>
     [Range(1, 100_000)]
     public int MaxRoomsPerConnection { get; set; } = 100;
@@ -155,4 +244,184 @@ public sealed class LimitsOptions
 
     /// <summary>SignalR's largest incoming message: the largest payload plus room for the envelope.</summary>
     public long MaxHubMessageBytes => Math.Max(Math.Max(MaxValueBytes, MaxBodyBytes), MaxSignalBytes) + 16 * 1024;
+}
+
+/// <summary>
+/// Who may connect: bearer tokens (JWT) signed with <see cref="SigningKey"/> (HS256) or by the OpenID Connect provider
+/// at <see cref="Authority"/>, or both. In Development, <c>?name=</c> identities and <c>POST /auth/dev-token</c> work
+/// too. docs/security.md describes every setting.
+/// </summary>
+public sealed class AuthOptions : IValidatableObject
+{
+    /// <summary>Fewest bytes an HS256 signing key may have (the length of its hash).</summary>
+    public const int MinSigningKeyBytes = 32;
+
+    /// <summary>The prefix that marks <see cref="SigningKey"/> as base64 rather than text.</summary>
+    public const string Base64Prefix = "base64:";
+
+    /// <summary>The issuer used when <see cref="Issuer"/> is empty and tokens are signed with <see cref="SigningKey"/>.</summary>
+    public const string DefaultIssuer = "collabhub";
+
+    /// <summary>
+    /// The <c>iss</c> a token must carry. Default empty: <c>collabhub</c> for tokens signed with the SigningKey
+    /// (and the issuer of dev tokens); with an Authority, the issuer its discovery document names.
+    /// </summary>
+    public string Issuer { get; set; } = "";
+
+    /// <summary>The <c>aud</c> a token must carry (dev tokens carry it too). Default <c>collabhub</c>.</summary>
+    [Required]
+    public string Audience { get; set; } = "collabhub";
+
+    /// <summary>
+    /// The HS256 key tokens are signed with: text (its UTF-8 bytes), or <c>base64:</c> and base64; at least 32 bytes.
+    /// Default empty: none (then only an Authority's tokens are accepted; in Development, dev tokens use a random key).
+    /// </summary>
+    public string SigningKey { get; set; } = "";
+
+    /// <summary>
+    /// An OpenID Connect provider (e.g. <c>https://login.example.com/realms/collab</c>) whose discovery document
+    /// (<c>/.well-known/openid-configuration</c>) gives the issuer and the signing keys. Default empty: none.
+    /// </summary>
+    public string Authority { get; set; } = "";
+
+    /// <summary>
+    /// Whether the Authority's metadata must come over https. Default (unset): true, unless the Authority is
+    /// http://localhost, http://127.0.0.1 or http://[::1].
+    /// </summary>
+    public bool? RequireHttpsMetadata { get; set; }
+
+    /// <summary>How long a token from <c>POST /auth/dev-token</c> (Development only) is valid. Default 30 min.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan DevTokenLifetime { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How far a token's <c>exp</c> and <c>nbf</c> may be off the server's clock. Default 1 min.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Whether the server closes a hub connection when the token it connected with expires (clients then reconnect
+    /// with a fresh token). Default true.
+    /// </summary>
+    public bool CloseOnTokenExpiry { get; set; } = true;
+
+    /// <summary>Whether the Authority is on this machine (so its metadata may come over plain http).</summary>
+    public bool AuthorityIsLoopback =>
+        Uri.TryCreate(Authority, UriKind.Absolute, out var uri) && uri.IsLoopback;
+
+    /// <summary>The effective <see cref="RequireHttpsMetadata"/>.</summary>
+    public bool RequiresHttpsMetadata => RequireHttpsMetadata ?? !AuthorityIsLoopback;
+
+    /// <summary>The bytes of <see cref="SigningKey"/>; empty when none is set. Call after validation.</summary>
+    public byte[] SigningKeyBytes() => TryDecodeSigningKey(SigningKey, out var bytes, out _) ? bytes : [];
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!TryDecodeSigningKey(SigningKey, out var key, out var error))
+        {
+            yield return new ValidationResult($"CollabHub:Auth:SigningKey {error}", [nameof(SigningKey)]);
+        }
+        else if (key.Length is > 0 and < MinSigningKeyBytes)
+        {
+            yield return new ValidationResult(
+                $"CollabHub:Auth:SigningKey is {key.Length} bytes; an HS256 key needs at least {MinSigningKeyBytes} bytes (256 bits). " +
+                $"Make one with `openssl rand -base64 48` and set it as {Base64Prefix}<that output>.",
+                [nameof(SigningKey)]);
+        }
+        if (Authority.Length > 0)
+        {
+            if (!Uri.TryCreate(Authority, UriKind.Absolute, out var authority) || authority.Scheme is not ("https" or "http")
+                || !string.IsNullOrEmpty(authority.Query) || !string.IsNullOrEmpty(authority.Fragment))
+            {
+                yield return new ValidationResult(
+                    $"CollabHub:Auth:Authority '{Authority}' is not an http(s) URL such as https://login.example.com/realms/collab.", [nameof(Authority)]);
+            }
+            else if (authority.Scheme == "http" && RequiresHttpsMetadata)
+            {
+                yield return new ValidationResult(
+                    $"CollabHub:Auth:Authority '{Authority}' uses http, but its metadata must come over https. Use an https URL, " +
+                    "or set CollabHub:Auth:RequireHttpsMetadata=false (never in production).", [nameof(Authority)]);
+            }
+        }
+    }
+
+    private static bool TryDecodeSigningKey(string? value, out byte[] bytes, out string error)
+    {
+        error = "";
+        if (string.IsNullOrEmpty(value))
+        {
+            bytes = [];
+            return true;
+        }
+        if (!value.StartsWith(Base64Prefix, StringComparison.Ordinal))
+        {
+            bytes = System.Text.Encoding.UTF8.GetBytes(value);
+            return true;
+        }
+        try
+        {
+            bytes = Convert.FromBase64String(value[Base64Prefix.Length..]);
+            return true;
+        }
+        catch (FormatException)
+        {
+            bytes = [];
+            error = $"starts with '{Base64Prefix}' but the rest is not valid base64.";
+            return false;
+        }
+    }
+}
+
+/// <summary>
+/// Which web origins may call the hub from a browser (CORS). Default: none outside Development (the web client served
+/// by the hub itself is same-origin and needs none); in Development with an empty list, any origin.
+/// </summary>
+public sealed class CorsOptions : IValidatableObject
+{
+    /// <summary>Origins such as <c>https://app.example.com</c> allowed to call the hub, with credentials. Default empty.</summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
+    /// <summary>The allowed origins as browsers send them (<c>scheme://host[:port]</c>, lower case, no default port).</summary>
+    public string[] NormalizedOrigins() =>
+        [.. AllowedOrigins.Select(o => TryNormalize(o, out var origin) ? origin : null).OfType<string>().Distinct(StringComparer.Ordinal)];
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var origin in AllowedOrigins)
+        {
+            if (!TryNormalize(origin, out _))
+            {
+                yield return new ValidationResult(
+                    $"CollabHub:Cors:AllowedOrigins has '{origin}', which is not an origin: give scheme://host[:port] such as " +
+                    "https://app.example.com (no path, no wildcard).", [nameof(AllowedOrigins)]);
+            }
+        }
+    }
+
+    private static bool TryNormalize(string? value, out string origin)
+    {
+        origin = "";
+        if (string.IsNullOrWhiteSpace(value) || !Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri)
+            || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/" || !string.IsNullOrEmpty(uri.Query)
+            || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo) || uri.Host.Contains('*'))
+        {
+            return false;
+        }
+        origin = uri.GetLeftPart(UriPartial.Authority).ToLowerInvariant();
+        return true;
+    }
+}
+
+/// <summary>Security headers sent with every response.</summary>
+public sealed class HeadersOptions
+{
+    /// <summary>The Content-Security-Policy the web client needs. Allows only the hub's own origin (and ws/wss for the hub).</summary>
+    public const string DefaultContentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; " +
+        "font-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'";
+
+    /// <summary>
+    /// The Content-Security-Policy header of every response; empty sends none. Default <see cref="DefaultContentSecurityPolicy"/>.
+    /// </summary>
+    [RegularExpression(@"^[^\r\n]*$", ErrorMessage = "CollabHub:Headers:ContentSecurityPolicy must be one line.")]
+    public string ContentSecurityPolicy { get; set; } = DefaultContentSecurityPolicy;
 }

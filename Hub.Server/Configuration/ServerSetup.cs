@@ -38,13 +38,16 @@ internal static class ServerSetup
         }
         services.AddSingleton<RoomBroadcaster>();
         services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<RoomBroadcaster>());
+        services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<RoomService>();
 
-        // Security: who is connecting.
-        services.AddAuthentication(DevelopmentIdentityHandler.SchemeName)
-            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, DevelopmentIdentityHandler>(DevelopmentIdentityHandler.SchemeName, null);
-        services.AddAuthorization();
-        services.AddSingleton<IUserIdProvider, SubjectUserIdProvider>();
+        // Room access: roles in private rooms, cached per instance, changes announced on the cluster bus.
+        services.AddSingleton<RoomAccessStore>();
+        services.AddSingleton<RoomAccessService>();
+        services.AddHostedService(sp => sp.GetRequiredService<RoomAccessService>());
+
+        // Security: who is connecting (bearer tokens; ?name= in Development), CORS, the hub's user ids.
+        services.AddCollabHubSecurity(settings, builder.Environment, HubPath);
 
         // Backplane: in-process, or Redis when configured (before AddSignalR, which keeps the first lifetime manager).
         services.AddCollabHubBackplane(settings);
@@ -52,10 +55,12 @@ internal static class ServerSetup
         // Hubs: the contract, with SignalR's message size matched to the largest payload we accept.
         var limits = settings.Limits;
         services.AddSingleton<RequestValidator>();
+        services.AddSingleton<RateLimitFilter>();
         services.AddSignalR(hub =>
         {
             hub.MaximumReceiveMessageSize = limits.MaxHubMessageBytes;
             hub.AddFilter<ErrorMappingFilter>();
+            hub.AddFilter<RateLimitFilter>();
         });
 
         services.AddCollabHubHealthChecks();
@@ -66,13 +71,20 @@ internal static class ServerSetup
     {
         await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
 
+        app.UseCollabHubSecurityHeaders();
         app.UseDefaultFiles();
         app.UseStaticFiles();
-        app.UseAuthentication();
-        app.UseAuthorization();
+        app.UseCollabHubAuthentication();
         // Stateful reconnect (clients that negotiate and opt in, e.g. the JS SDK): a blip of a few seconds on one
         // instance loses nothing, signals included; SignalR buffers up to HubOptions.StatefulReconnectBufferSize.
-        app.MapHub<RoomsHub>(HubPath, endpoint => endpoint.AllowStatefulReconnects = true).RequireAuthorization();
+        // A connection whose token expires is closed (CollabHub:Auth:CloseOnTokenExpiry); the client reconnects with a fresh one.
+        var closeOnTokenExpiry = app.Services.GetRequiredService<IOptions<CollabHubOptions>>().Value.Auth.CloseOnTokenExpiry;
+        app.MapHub<RoomsHub>(HubPath, endpoint =>
+        {
+            endpoint.AllowStatefulReconnects = true;
+            endpoint.CloseOnAuthenticationExpiration = closeOnTokenExpiry;
+        }).RequireAuthorization().RequireCors(CorsSetup.PolicyName);
+        app.MapCollabHubAuthEndpoints();
         app.MapCollabHubHealthChecks();
         return app;
     }

@@ -3,6 +3,8 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
+using CollabHub.Server.Security;
+using CollabHub.Server.Store;
 using Microsoft.Extensions.Options;
 
 namespace CollabHub.Server.Hubs;
@@ -48,6 +50,14 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
         }
         return key;
     }
+
+    public string UserId(string? userId) =>
+        string.IsNullOrEmpty(userId) || userId.Length > _limits.MaxKeyLength || !IsPrintable(userId)
+            ? throw HubErrors.Create(ErrorCodes.InvalidArgument, $"userId must be 1 to {_limits.MaxKeyLength} printable characters")
+            : userId;
+
+    public RoomRole Role(string? role) => RoleNames.FromWire(role)
+        ?? throw HubErrors.Create(ErrorCodes.InvalidArgument, "role must be one of owner, editor, viewer, none");
 
     public string? MutationId(string? mutationId)
     {

@@ -21,7 +21,9 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
         // The endpoint requires an authenticated user, so an identity is always there.
         var identity = UserIdentity.From(Context.User)
             ?? throw HubErrors.Create(ErrorCodes.Forbidden, "the connection has no user identity");
-        Context.Items[ConnectionKey] = new ConnectionRooms(Context.ConnectionId, identity.UserId, identity.Name);
+        var connection = new ConnectionRooms(Context.ConnectionId, identity.UserId, identity.Name);
+        rooms.Connected(connection);
+        Context.Items[ConnectionKey] = connection;
         return Task.CompletedTask;
     }
 
@@ -39,21 +41,21 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     public Task<WriteResult> Set(SetRequest? request)
     {
         request = validate.Require(request);
-        var roomId = JoinedRoom(request.RoomId);
+        var roomId = WritableRoom(request.RoomId);
         return rooms.WriteAsync(Command(MutationKind.Set, roomId, validate.Key(request.Key), validate.Value(request.Value), request.MutationId, request.ExpectedVersion));
     }
 
     public Task<WriteResult> Delete(DeleteRequest? request)
     {
         request = validate.Require(request);
-        var roomId = JoinedRoom(request.RoomId);
+        var roomId = WritableRoom(request.RoomId);
         return rooms.WriteAsync(Command(MutationKind.Delete, roomId, validate.Key(request.Key), null, request.MutationId, request.ExpectedVersion));
     }
 
     public Task<PostResult> Post(PostRequest? request)
     {
         request = validate.Require(request);
-        var roomId = JoinedRoom(request.RoomId);
+        var roomId = WritableRoom(request.RoomId);
         return rooms.PostAsync(Command(MutationKind.Post, roomId, null, validate.Body(request.Body), request.MutationId, null));
     }
 
@@ -67,19 +69,42 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     public Task Signal(SignalRequest? request)
     {
         request = validate.Require(request);
-        var roomId = JoinedRoom(request.RoomId);
+        var roomId = WritableRoom(request.RoomId);
         return rooms.SignalAsync(Connection, roomId, validate.Payload(request.Payload));
     }
 
-    /// <summary>A write to a room already checked by <see cref="JoinedRoom"/> (so a bad room is reported before a bad key).</summary>
+    public Task Grant(GrantRequest? request)
+    {
+        request = validate.Require(request);
+        var roomId = JoinedRoom(request.RoomId);
+        return rooms.GrantAsync(Connection, roomId, validate.UserId(request.UserId), validate.Role(request.Role), Context.ConnectionAborted);
+    }
+
+    public Task<RoomAccess> GetAccess(GetAccessRequest? request)
+    {
+        request = validate.Require(request);
+        return rooms.GetAccessAsync(Connection, JoinedRoom(request.RoomId), Context.ConnectionAborted);
+    }
+
+    /// <summary>A write to a room already checked by <see cref="WritableRoom"/> (so a bad room is reported before a bad key).</summary>
     private WriteCommand Command(MutationKind kind, string roomId, string? key, string? json, string? mutationId, long? expectedVersion) =>
         new(kind, roomId, Connection.UserId, key, json, validate.MutationId(mutationId), validate.ExpectedVersion(expectedVersion));
 
-    private string JoinedRoom(string? roomId)
+    private string JoinedRoom(string? roomId) => JoinedRoom(roomId, out _);
+
+    private string JoinedRoom(string? roomId, out RoomRole role)
     {
         validate.RoomId(roomId);
-        return Connection.IsIn(roomId!)
-            ? roomId!
-            : throw HubErrors.Create(ErrorCodes.NotJoined, $"join room '{roomId}' before using it");
+        role = Connection.RoleIn(roomId!) ?? throw HubErrors.Create(ErrorCodes.NotJoined, $"join room '{roomId}' before using it");
+        return roomId!;
+    }
+
+    /// <summary>A joined room in which this connection may write and signal (an editor or owner, not a viewer).</summary>
+    private string WritableRoom(string? roomId)
+    {
+        var joined = JoinedRoom(roomId, out var role);
+        return role >= RoomRole.Editor
+            ? joined
+            : throw HubErrors.Create(ErrorCodes.Forbidden, $"you are a {RoleNames.ToWire(role)} in room '{joined}' and may not change it");
     }
 }

@@ -1,27 +1,31 @@
+using CollabHub.Server.Store;
+
 namespace CollabHub.Server.Rooms;
 
 /// <summary>
-/// One connection's identity and the rooms it has joined. Membership is per connection and lives only as long
-/// as the connection: after a reconnect the client joins again.
+/// One connection's identity and the rooms it has joined, with its role in each. Membership is per connection and
+/// lives only as long as the connection: after a reconnect the client joins again. Hub methods check the role here,
+/// in memory, so no message costs a database round trip.
 /// </summary>
 internal sealed class ConnectionRooms(string connectionId, string userId, string name)
 {
-    private readonly Dictionary<string, SnapshotCursor?> _rooms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Membership> _rooms = new(StringComparer.Ordinal);
 
     public string ConnectionId { get; } = connectionId;
     public string UserId { get; } = userId;
     public string Name { get; } = name;
 
-    public bool IsIn(string roomId)
+    /// <summary>The connection's role in the room, or null when it has not joined it.</summary>
+    public RoomRole? RoleIn(string roomId)
     {
         lock (_rooms)
         {
-            return _rooms.ContainsKey(roomId);
+            return _rooms.TryGetValue(roomId, out var membership) ? membership.Role : null;
         }
     }
 
     /// <summary>Records a join; false when the connection already has <paramref name="maxRooms"/> other rooms.</summary>
-    public bool TryAdd(string roomId, int maxRooms, out bool alreadyIn)
+    public bool TryAdd(string roomId, RoomRole role, int maxRooms, out bool alreadyIn)
     {
         lock (_rooms)
         {
@@ -30,7 +34,21 @@ internal sealed class ConnectionRooms(string connectionId, string userId, string
             {
                 return false;
             }
-            _rooms[roomId] = null;
+            _rooms[roomId] = new Membership(role, null);
+            return true;
+        }
+    }
+
+    /// <summary>Changes the role in a joined room (a grant from elsewhere); false when the connection is not in it.</summary>
+    public bool SetRole(string roomId, RoomRole role)
+    {
+        lock (_rooms)
+        {
+            if (!_rooms.TryGetValue(roomId, out var membership))
+            {
+                return false;
+            }
+            _rooms[roomId] = membership with { Role = role };
             return true;
         }
     }
@@ -61,9 +79,9 @@ internal sealed class ConnectionRooms(string connectionId, string userId, string
     {
         lock (_rooms)
         {
-            if (_rooms.ContainsKey(roomId))
+            if (_rooms.TryGetValue(roomId, out var membership))
             {
-                _rooms[roomId] = cursor;
+                _rooms[roomId] = membership with { Cursor = cursor };
             }
         }
     }
@@ -73,9 +91,13 @@ internal sealed class ConnectionRooms(string connectionId, string userId, string
     {
         lock (_rooms)
         {
-            return _rooms.TryGetValue(roomId, out var cursor) && cursor?.Position == position ? cursor.SnapshotSeq : null;
+            return _rooms.TryGetValue(roomId, out var membership) && membership.Cursor?.Position == position
+                ? membership.Cursor.SnapshotSeq
+                : null;
         }
     }
+
+    private sealed record Membership(RoomRole Role, SnapshotCursor? Cursor);
 }
 
 /// <summary>Where a paged full snapshot stopped (<see cref="Position"/>) and the room's seq when it was taken.</summary>

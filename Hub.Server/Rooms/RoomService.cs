@@ -2,6 +2,7 @@ using System.Text.Json;
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Hubs;
+using CollabHub.Server.Security;
 using CollabHub.Server.Store;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
@@ -9,22 +10,63 @@ using Microsoft.Extensions.Options;
 namespace CollabHub.Server.Rooms;
 
 /// <summary>
-/// What the hub's methods do, once their input is valid: membership, presence, reads, and writes through the
-/// group-commit writer (whose observer broadcasts them after commit).
+/// What the hub's methods do, once their input is valid: connections, membership and access, presence, reads, and
+/// writes through the group-commit writer (whose observer broadcasts them after commit).
 /// </summary>
-internal sealed class RoomService(
-    IHubContext<RoomsHub> hub,
-    IRoomStore store,
-    GroupCommitWriter writer,
-    IPresenceTracker presence,
-    RoomBroadcaster broadcaster,
-    IOptions<CollabHubOptions> options)
+internal sealed partial class RoomService
 {
-    private readonly LimitsOptions _limits = options.Value.Limits;
+    private readonly IHubContext<RoomsHub> hub;
+    private readonly IRoomStore store;
+    private readonly GroupCommitWriter writer;
+    private readonly IPresenceTracker presence;
+    private readonly RoomBroadcaster broadcaster;
+    private readonly RoomAccessService access;
+    private readonly ConnectionRegistry connections;
+    private readonly ILogger<RoomService> _logger;
+    private readonly LimitsOptions _limits;
+
+    public RoomService(
+        IHubContext<RoomsHub> hub,
+        IRoomStore store,
+        GroupCommitWriter writer,
+        IPresenceTracker presence,
+        RoomBroadcaster broadcaster,
+        RoomAccessService access,
+        ConnectionRegistry connections,
+        IOptions<CollabHubOptions> options,
+        ILogger<RoomService> logger)
+    {
+        this.hub = hub;
+        this.store = store;
+        this.writer = writer;
+        this.presence = presence;
+        this.broadcaster = broadcaster;
+        this.access = access;
+        this.connections = connections;
+        _logger = logger;
+        _limits = options.Value.Limits;
+        access.Changed += OnAccessChanged;
+    }
+
+    /// <summary>Registers a new connection; refused when its user already has the most connections allowed here.</summary>
+    public void Connected(ConnectionRooms connection)
+    {
+        if (!connections.TryAdd(connection, _limits.MaxConnectionsPerUser))
+        {
+            LogTooManyConnections(connection.UserId, _limits.MaxConnectionsPerUser);
+            throw HubErrors.Create(ErrorCodes.TooManyConnections,
+                $"user '{connection.UserId}' already has {_limits.MaxConnectionsPerUser} connections to this server; close one first");
+        }
+    }
 
     public async Task<JoinResult> JoinAsync(ConnectionRooms connection, string roomId, long? sinceSeq, CancellationToken cancellationToken)
     {
-        if (!connection.TryAdd(roomId, _limits.MaxRoomsPerConnection, out var alreadyIn))
+        var role = connection.RoleIn(roomId) ?? await access.RoleForJoinAsync(roomId, connection.UserId, cancellationToken);
+        if (role == RoomRole.None)
+        {
+            throw HubErrors.Create(ErrorCodes.Forbidden, $"room '{roomId}' is private; ask one of its owners for access");
+        }
+        if (!connection.TryAdd(roomId, role, _limits.MaxRoomsPerConnection, out var alreadyIn))
         {
             throw HubErrors.Create(ErrorCodes.TooManyRooms, $"a connection may be in at most {_limits.MaxRoomsPerConnection} rooms; leave one first");
         }
@@ -41,7 +83,7 @@ internal sealed class RoomService(
 
             var page = await store.ReadAsync(Read(roomId, sinceSeq, _limits.MaxPageItems), cancellationToken);
             connection.SetSnapshotCursor(roomId, page.Full && page.HasMore ? new SnapshotCursor(page.Seq, page.SnapshotSeq) : null);
-            return new JoinResult(roomId, page.Seq, page.Full, page.Entries, page.Messages, members, page.HasMore);
+            return new JoinResult(roomId, page.Seq, page.Full, page.Entries, page.Messages, members, page.HasMore, RoleNames.ToWire(role));
         }
         catch when (!alreadyIn)
         {
@@ -64,6 +106,7 @@ internal sealed class RoomService(
     /// <summary>Called when the connection is gone: SignalR drops its groups itself; presence is ours to fix.</summary>
     public async Task DisconnectedAsync(ConnectionRooms connection)
     {
+        connections.Remove(connection);
         foreach (var roomId in connection.RemoveAll())
         {
             await RemovePresenceAsync(connection, roomId);
@@ -85,9 +128,57 @@ internal sealed class RoomService(
     private RoomRead Read(string roomId, long? sinceSeq, int limit, long? snapshotSeq = null) =>
         new(roomId, sinceSeq, limit, _limits.MaxPageBytes, _limits.JoinMessages, snapshotSeq);
 
-    public async Task<WriteResult> WriteAsync(WriteCommand command) => (await writer.WriteAsync(command)).Write!;
+    public async Task<WriteResult> WriteAsync(WriteCommand command) => Accepted(await writer.WriteAsync(command)).Write!;
 
-    public async Task<PostResult> PostAsync(WriteCommand command) => (await writer.WriteAsync(command)).Post!;
+    public async Task<PostResult> PostAsync(WriteCommand command) => Accepted(await writer.WriteAsync(command)).Post!;
+
+    public Task GrantAsync(ConnectionRooms connection, string roomId, string userId, RoomRole role, CancellationToken cancellationToken) =>
+        access.GrantAsync(roomId, connection.UserId, connection.RoleIn(roomId) ?? RoomRole.None, userId, role, cancellationToken);
+
+    public Task<RoomAccess> GetAccessAsync(ConnectionRooms connection, string roomId, CancellationToken cancellationToken) =>
+        access.ListAsync(roomId, connection.RoleIn(roomId) ?? RoomRole.None, cancellationToken);
+
+    /// <summary>Applies a role change to this instance's connections of that user in that room, at once.</summary>
+    private void OnAccessChanged(string roomId, string userId, RoomRole role)
+    {
+        foreach (var connection in connections.OfUser(userId))
+        {
+            if (connection.RoleIn(roomId) is null)
+            {
+                continue;
+            }
+            _ = ApplyAccessChangeAsync(connection, roomId, role);
+        }
+    }
+
+    private async Task ApplyAccessChangeAsync(ConnectionRooms connection, string roomId, RoomRole role)
+    {
+        try
+        {
+            if (role == RoomRole.None)
+            {
+                await LeaveAsync(connection, roomId);
+            }
+            else
+            {
+                connection.SetRole(roomId, role);
+            }
+            await hub.Clients.Client(connection.ConnectionId).SendAsync(HubEvents.AccessChanged, roomId, new AccessChange(RoleNames.ToWire(role)));
+        }
+        catch (Exception ex)
+        {
+            LogAccessChangeFailed(ex, connection.ConnectionId, roomId);
+        }
+    }
+
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Refused a connection of user {UserId}: already {Max} connections here")]
+    private partial void LogTooManyConnections(string userId, int max);
+
+    [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "Applying an access change to connection {ConnectionId} in room {RoomId} failed")]
+    private partial void LogAccessChangeFailed(Exception exception, string connectionId, string roomId);
+
+    private static WriteOutcome Accepted(WriteOutcome outcome) =>
+        outcome.Refusal is { } refusal ? throw HubErrors.Create(refusal.Code, refusal.Detail) : outcome;
 
     public Task SignalAsync(ConnectionRooms connection, string roomId, JsonElement payload) =>
         broadcaster.SignalAsync(roomId, connection.ConnectionId, new SignalEvent(connection.UserId, connection.Name, connection.ConnectionId, payload));

@@ -47,12 +47,18 @@ internal sealed record WriteCommand(
     string? MutationId,
     long? ExpectedVersion);
 
-/// <summary>What one write came to: <see cref="Write"/> for a set or delete, <see cref="Post"/> for a post.</summary>
-internal readonly record struct WriteOutcome(WriteResult? Write, PostResult? Post)
+/// <summary>
+/// What one write came to: <see cref="Write"/> for a set or delete, <see cref="Post"/> for a post, or a
+/// <see cref="Refusal"/> (a limit such as keys per room) that stored nothing and is not recorded for replays.
+/// </summary>
+internal readonly record struct WriteOutcome(WriteResult? Write, PostResult? Post, WriteRefusal? Refusal = null)
 {
     /// <summary>True when this call changed the store now, so the change is to be broadcast.</summary>
     public bool IsNewChange => Write is { Applied: true, Duplicate: false } || Post is { Duplicate: false };
 }
+
+/// <summary>Why a write was refused: an error code of the contract and a sentence for people.</summary>
+internal sealed record WriteRefusal(string Code, string Detail);
 
 /// <param name="SinceSeq">The client's position; null asks for a full snapshot.</param>
 /// <param name="Limit">Most entries plus messages in a delta; most entries in a full snapshot.</param>

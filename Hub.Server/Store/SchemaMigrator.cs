@@ -9,10 +9,22 @@ namespace CollabHub.Server.Store;
 /// </summary>
 internal sealed partial class SchemaMigrator(IDbContextFactory<StoreDbContext> contexts, IStoreDialect dialect, ILogger<SchemaMigrator> logger)
 {
-    /// <summary>Step 1 creates the schema from the EF model; later steps are SQL appended here, never edited.</summary>
+    /// <summary>
+    /// Step 1 creates the schema from the current EF model, so a new database gets every table at once; later steps
+    /// bring an older database there. They are appended here, never edited, and written so that they do nothing
+    /// where step 1 already did the work (<c>IF NOT EXISTS</c>), in SQL that SQLite and PostgreSQL both run.
+    /// </summary>
     private static readonly Func<StoreDbContext, string>[] Steps =
     [
         db => db.Database.GenerateCreateScript(),
+        // 2: room access for private rooms.
+        _ => """
+            CREATE TABLE IF NOT EXISTS room_access (
+                room_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                role INTEGER NOT NULL,
+                CONSTRAINT "PK_room_access" PRIMARY KEY (room_id, user_id))
+            """,
     ];
 
     public static int CurrentVersion => Steps.Length;

@@ -1,5 +1,7 @@
 using System.Data;
 using CollabHub.Protocol;
+using CollabHub.Server.Configuration;
+using Microsoft.Extensions.Options;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 
@@ -7,8 +9,14 @@ namespace CollabHub.Server.Store;
 
 /// <summary><see cref="IRoomStore"/> over EF Core, for SQLite and PostgreSQL alike.</summary>
 internal sealed partial class SqlRoomStore(
-    IDbContextFactory<StoreDbContext> contexts, IStoreDialect dialect, TimeProvider clock, ILogger<SqlRoomStore> logger) : IRoomStore
+    IDbContextFactory<StoreDbContext> contexts,
+    IStoreDialect dialect,
+    TimeProvider clock,
+    IOptions<CollabHubOptions> options,
+    ILogger<SqlRoomStore> logger) : IRoomStore
 {
+    private readonly int _maxKeysPerRoom = options.Value.Limits.MaxKeysPerRoom;
+
     /// <summary>How many times a batch runs in all when the database rolls it back for a transient reason.</summary>
     internal const int MaxCommitAttempts = 6;
 
@@ -66,14 +74,14 @@ internal sealed partial class SqlRoomStore(
             var roomSeq = batch.RoomSeqs[write.RoomId];
             outcomes[i] = write.Kind == MutationKind.Post
                 ? await PostAsync(sql, write, roomSeq + 1, now, cancellationToken)
-                : await WriteEntryAsync(sql, batch, write, roomSeq, now, cancellationToken);
+                : await WriteEntryAsync(sql, batch, write, roomSeq, now, _maxKeysPerRoom, cancellationToken);
             if (outcomes[i].IsNewChange)
             {
                 batch.RoomSeqs[write.RoomId] = roomSeq + 1;
                 batch.ChangedRooms.Add(write.RoomId);
             }
 
-            if (write.MutationId is not null)
+            if (write.MutationId is not null && outcomes[i].Refusal is null)
             {
                 var record = new MutationRow
                 {
@@ -125,7 +133,7 @@ internal sealed partial class SqlRoomStore(
     }
 
     private static async Task<WriteOutcome> WriteEntryAsync(
-        WriteTransaction sql, BatchState batch, WriteCommand write, long roomSeq, long now, CancellationToken cancellationToken)
+        WriteTransaction sql, BatchState batch, WriteCommand write, long roomSeq, long now, int maxKeys, CancellationToken cancellationToken)
     {
         var row = await batch.FindEntryAsync(sql, write.RoomId, write.Key!, cancellationToken);
         var live = row is { Deleted: false };
@@ -138,6 +146,16 @@ internal sealed partial class SqlRoomStore(
         {
             // A conflict, or a delete of a key that is not there: nothing changes.
             return new WriteOutcome(new WriteResult(false, false, conflict, roomSeq, row is null ? null : StoreJson.ToEntry(row)), null);
+        }
+
+        if (!isDelete && !live && await batch.LiveKeysAsync(sql, write.RoomId, cancellationToken) >= maxKeys)
+        {
+            return new WriteOutcome(null, null, new WriteRefusal(ErrorCodes.TooManyKeys,
+                $"room '{write.RoomId}' already has {maxKeys} keys; delete some first"));
+        }
+        if (live == isDelete)
+        {
+            await batch.AdjustLiveKeysAsync(sql, write.RoomId, isDelete ? -1 : 1, cancellationToken);
         }
 
         var seq = roomSeq + 1;
@@ -175,6 +193,21 @@ internal sealed partial class SqlRoomStore(
             }
             return row;
         }
+
+        /// <summary>Live keys per room, counted once per batch and kept up to date as the batch writes.</summary>
+        private Dictionary<string, long> LiveKeys { get; } = new(StringComparer.Ordinal);
+
+        public async ValueTask<long> LiveKeysAsync(WriteTransaction sql, string roomId, CancellationToken cancellationToken)
+        {
+            if (!LiveKeys.TryGetValue(roomId, out var count))
+            {
+                LiveKeys[roomId] = count = await sql.CountLiveKeysAsync(roomId, cancellationToken);
+            }
+            return count;
+        }
+
+        public async ValueTask AdjustLiveKeysAsync(WriteTransaction sql, string roomId, int delta, CancellationToken cancellationToken) =>
+            LiveKeys[roomId] = await LiveKeysAsync(sql, roomId, cancellationToken) + delta;
 
         public async ValueTask<MutationRow?> FindMutationAsync(WriteTransaction sql, string userId, string mutationId, CancellationToken cancellationToken)
         {

@@ -57,6 +57,23 @@ internal enum MutationKind
     Post = 3,
 }
 
+/// <summary>A user's role in a private room (schema version 2).</summary>
+internal sealed class RoomAccessRow
+{
+    public required string RoomId { get; set; }
+    public required string UserId { get; set; }
+    public RoomRole Role { get; set; }
+}
+
+/// <summary>What a user may do in a room; stored as its number, so the order matters: each role includes the ones below.</summary>
+internal enum RoomRole
+{
+    None = 0,
+    Viewer = 1,
+    Editor = 2,
+    Owner = 3,
+}
+
 internal sealed class SchemaInfoRow
 {
     public int Id { get; set; }
@@ -70,6 +87,7 @@ internal sealed class StoreDbContext(DbContextOptions<StoreDbContext> options) :
     public DbSet<MessageRow> Messages => Set<MessageRow>();
     public DbSet<MutationRow> Mutations => Set<MutationRow>();
     public DbSet<SchemaInfoRow> SchemaInfo => Set<SchemaInfoRow>();
+    public DbSet<RoomAccessRow> RoomAccess => Set<RoomAccessRow>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -119,6 +137,14 @@ internal sealed class StoreDbContext(DbContextOptions<StoreDbContext> options) :
             e.Property(r => r.ResultJson).HasColumnName("result_json");
             e.Property(r => r.At).HasColumnName("at");
             e.HasIndex(r => r.At).HasDatabaseName("ix_mutations_at");
+        });
+        model.Entity<RoomAccessRow>(e =>
+        {
+            e.ToTable("room_access");
+            e.HasKey(r => new { r.RoomId, r.UserId });
+            e.Property(r => r.RoomId).HasColumnName("room_id");
+            e.Property(r => r.UserId).HasColumnName("user_id");
+            e.Property(r => r.Role).HasColumnName("role");
         });
         model.Entity<SchemaInfoRow>(e =>
         {

@@ -14,6 +14,7 @@ internal sealed class WriteTransaction : IAsyncDisposable
     private readonly DbCommand _findEntry;
     private readonly DbCommand _upsertEntry;
     private readonly DbCommand _insertMessage;
+    private readonly DbCommand _countLiveKeys;
     private readonly DbCommand _findMutation;
     private readonly DbCommand _insertMutation;
 
@@ -38,6 +39,9 @@ internal sealed class WriteTransaction : IAsyncDisposable
         _insertMessage = Command(connection, transaction,
             """INSERT INTO messages (room_id, seq, id, body_json, "by", "at") VALUES (@room, @seq, @id, @body, @by, @at)""",
             "room", "seq", "id", "body", "by", "at");
+        _countLiveKeys = Command(connection, transaction,
+            "SELECT count(*) FROM entries WHERE room_id = @room AND deleted = @deleted",
+            "room", "deleted");
         _findMutation = Command(connection, transaction,
             "SELECT room_id, kind, result_json FROM mutations WHERE user_id = @user AND mutation_id = @mutation",
             "user", "mutation");
@@ -78,6 +82,12 @@ internal sealed class WriteTransaction : IAsyncDisposable
         };
     }
 
+    public async Task<long> CountLiveKeysAsync(string roomId, CancellationToken cancellationToken)
+    {
+        Bind(_countLiveKeys, roomId, false);
+        return Convert.ToInt64(await _countLiveKeys.ExecuteScalarAsync(cancellationToken));
+    }
+
     public Task UpsertEntryAsync(EntryRow row, CancellationToken cancellationToken)
     {
         Bind(_upsertEntry, row.RoomId, row.Key, row.ValueJson, row.Version, row.Deleted, row.By, row.At);
@@ -116,7 +126,7 @@ internal sealed class WriteTransaction : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var command in (DbCommand[])[_lockRoom, _setRoomSeq, _findEntry, _upsertEntry, _insertMessage, _findMutation, _insertMutation])
+        foreach (var command in (DbCommand[])[_lockRoom, _setRoomSeq, _findEntry, _upsertEntry, _insertMessage, _countLiveKeys, _findMutation, _insertMutation])
         {
             await command.DisposeAsync();
         }

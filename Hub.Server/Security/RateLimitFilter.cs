@@ -1,0 +1,158 @@
+using System.Collections.Concurrent;
+using System.Threading.RateLimiting;
+using CollabHub.Protocol;
+using CollabHub.Server.Configuration;
+using CollabHub.Server.Hubs;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace CollabHub.Server.Security;
+
+/// <summary>
+/// Token buckets on writes (Set, Delete, Post) and on signals, per connection and per user (over the user's
+/// connections to this instance). A call over a limit fails at once with <c>rate_limited</c>; it does not wait, so
+/// one flooding client costs the server a refusal per call and slows nobody else. The first refusal of a
+/// connection is logged; later ones are counted and logged when it closes.
+/// </summary>
+internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
+{
+    private const string StateKey = nameof(RateLimitFilter);
+
+    private readonly RateLimitOptions _options;
+    private readonly ConcurrentDictionary<string, UserBuckets> _users = new(StringComparer.Ordinal);
+    private readonly ILogger<RateLimitFilter> _logger;
+
+    public RateLimitFilter(IOptions<CollabHubOptions> options, ILogger<RateLimitFilter> logger)
+    {
+        _options = options.Value.Limits.Rates;
+        _logger = logger;
+    }
+
+    public async Task OnConnectedAsync(HubLifetimeContext context, Func<HubLifetimeContext, Task> next)
+    {
+        var user = context.Context.UserIdentifier ?? context.Context.ConnectionId;
+        var buckets = _users.AddOrUpdate(user, _ => new UserBuckets(_options), (_, existing) => existing.Retain());
+        context.Context.Items[StateKey] = new ConnectionBuckets(user, buckets, _options);
+        await next(context);
+    }
+
+    public async Task OnDisconnectedAsync(HubLifetimeContext context, Exception? exception, Func<HubLifetimeContext, Exception?, Task> next)
+    {
+        try
+        {
+            await next(context, exception);
+        }
+        finally
+        {
+            if (context.Context.Items.TryGetValue(StateKey, out var state) && state is ConnectionBuckets connection)
+            {
+                if (connection.Refused > 1)
+                {
+                    LogRefusedTotal(connection.User, context.Context.ConnectionId, connection.Refused);
+                }
+                connection.Dispose();
+                if (connection.UserBuckets.Release())
+                {
+                    _users.TryRemove(new KeyValuePair<string, UserBuckets>(connection.User, connection.UserBuckets));
+                    connection.UserBuckets.Dispose();
+                }
+            }
+        }
+    }
+
+    public ValueTask<object?> InvokeMethodAsync(HubInvocationContext context, Func<HubInvocationContext, ValueTask<object?>> next)
+    {
+        var kind = context.HubMethodName switch
+        {
+            HubMethods.Set or HubMethods.Delete or HubMethods.Post => "writes",
+            HubMethods.Signal => "signals",
+            _ => null,
+        };
+        if (kind is not null && context.Context.Items.TryGetValue(StateKey, out var state) && state is ConnectionBuckets connection)
+        {
+            var signal = kind == "signals";
+            using var own = (signal ? connection.Signals : connection.Writes).AttemptAcquire();
+            if (!own.IsAcquired)
+            {
+                throw Refuse(connection, context, kind, "this connection");
+            }
+            using var shared = (signal ? connection.UserBuckets.Signals : connection.UserBuckets.Writes).AttemptAcquire();
+            if (!shared.IsAcquired)
+            {
+                throw Refuse(connection, context, kind, "this user");
+            }
+        }
+        return next(context);
+    }
+
+    private HubException Refuse(ConnectionBuckets connection, HubInvocationContext context, string kind, string who)
+    {
+        if (Interlocked.Increment(ref connection.Refused) == 1)
+        {
+            LogRefused(connection.User, context.Context.ConnectionId, kind, who);
+        }
+        return HubErrors.Create(ErrorCodes.RateLimited, $"too many {kind} from {who}; slow down and retry");
+    }
+
+    public void Dispose()
+    {
+        foreach (var user in _users.Values)
+        {
+            user.Dispose();
+        }
+    }
+
+    private static TokenBucketRateLimiter Bucket(int perSecond, int burst) => new(new TokenBucketRateLimiterOptions
+    {
+        TokenLimit = burst,
+        TokensPerPeriod = perSecond,
+        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+        QueueLimit = 0,
+        AutoReplenishment = true,
+    });
+
+    private sealed class ConnectionBuckets(string user, UserBuckets userBuckets, RateLimitOptions options) : IDisposable
+    {
+        public int Refused;
+        public string User { get; } = user;
+        public UserBuckets UserBuckets { get; } = userBuckets;
+        public TokenBucketRateLimiter Writes { get; } = Bucket(options.WritesPerSecond, options.WriteBurst);
+        public TokenBucketRateLimiter Signals { get; } = Bucket(options.SignalsPerSecond, options.SignalBurst);
+
+        public void Dispose()
+        {
+            Writes.Dispose();
+            Signals.Dispose();
+        }
+    }
+
+    /// <summary>A user's shared buckets, counted by the connections holding them.</summary>
+    private sealed class UserBuckets(RateLimitOptions options) : IDisposable
+    {
+        private int _holders = 1;
+
+        public TokenBucketRateLimiter Writes { get; } = Bucket(options.UserWritesPerSecond, options.UserWriteBurst);
+        public TokenBucketRateLimiter Signals { get; } = Bucket(options.UserSignalsPerSecond, options.UserSignalBurst);
+
+        public UserBuckets Retain()
+        {
+            Interlocked.Increment(ref _holders);
+            return this;
+        }
+
+        /// <summary>True when the last holder let go.</summary>
+        public bool Release() => Interlocked.Decrement(ref _holders) == 0;
+
+        public void Dispose()
+        {
+            Writes.Dispose();
+            Signals.Dispose();
+        }
+    }
+
+    [LoggerMessage(EventId = 7101, Level = LogLevel.Warning, Message = "Rate limit: refused {Kind} of user {User} on connection {ConnectionId} (limit of {Who}); further refusals are counted")]
+    private partial void LogRefused(string user, string connectionId, string kind, string who);
+
+    [LoggerMessage(EventId = 7102, Level = LogLevel.Information, Message = "Rate limit: connection {ConnectionId} of user {User} had {Count} calls refused")]
+    private partial void LogRefusedTotal(string user, string connectionId, int count);
+}

@@ -1,0 +1,169 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using CollabHub.Protocol;
+using CollabHub.Server.Backplane;
+using CollabHub.Server.Configuration;
+using CollabHub.Server.Hubs;
+using CollabHub.Server.Store;
+using Microsoft.Extensions.Options;
+
+namespace CollabHub.Server.Security;
+
+/// <summary>
+/// Who may do what in which room. With <see cref="RoomAccessMode.Open"/> everyone signed in is an editor. With
+/// <see cref="RoomAccessMode.Private"/> the first user to join a room owns it, and owners grant roles. A role is
+/// looked up when a connection joins (cached per instance) and kept on the connection, so hub methods check it in
+/// memory. A grant is stored, then announced on the <see cref="IClusterBus"/> so that every instance updates its
+/// cache and its connections at once (<see cref="Changed"/>).
+/// </summary>
+internal sealed partial class RoomAccessService : IHostedService
+{
+    private const string Topic = "access";
+
+    private readonly RoomAccessStore _store;
+    private readonly IClusterBus _bus;
+    private readonly RoomsOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<RoomAccessService> _logger;
+    private readonly ConcurrentDictionary<(string RoomId, string UserId), (RoomRole Role, long ExpiresAt)> _cache = new();
+
+    public RoomAccessService(RoomAccessStore store, IClusterBus bus, IOptions<CollabHubOptions> options, TimeProvider clock, ILogger<RoomAccessService> logger)
+    {
+        _store = store;
+        _bus = bus;
+        _options = options.Value.Rooms;
+        _clock = clock;
+        _logger = logger;
+    }
+
+    /// <summary>A user's role in a room changed (raised on every instance, on the bus's receive loop).</summary>
+    public event Action<string, string, RoomRole>? Changed;
+
+    public bool IsPrivate => _options.DefaultAccess == RoomAccessMode.Private;
+
+    public Task StartAsync(CancellationToken cancellationToken) => _bus.SubscribeAsync(Topic, OnNotice);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The role a user joins a room with; in a private room nobody owns yet, the user becomes its owner.</summary>
+    public async ValueTask<RoomRole> RoleForJoinAsync(string roomId, string userId, CancellationToken cancellationToken)
+    {
+        if (!IsPrivate)
+        {
+            return RoomRole.Editor;
+        }
+        var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (_cache.TryGetValue((roomId, userId), out var cached) && cached.ExpiresAt > now)
+        {
+            return cached.Role;
+        }
+        var role = await _store.JoinAsync(roomId, userId, cancellationToken);
+        Remember(roomId, userId, role);
+        return role;
+    }
+
+    /// <summary>Sets a user's role, as asked by <paramref name="granter"/> (who must own the room).</summary>
+    public async Task GrantAsync(string roomId, string granter, RoomRole granterRole, string userId, RoomRole role, CancellationToken cancellationToken)
+    {
+        if (!IsPrivate)
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidArgument, "rooms are open to everyone (CollabHub:Rooms:DefaultAccess = Open); there is nothing to grant");
+        }
+        if (granterRole != RoomRole.Owner)
+        {
+            throw HubErrors.Create(ErrorCodes.Forbidden, $"only an owner of room '{roomId}' may grant access");
+        }
+        if (userId == granter)
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidArgument, "an owner cannot change their own role");
+        }
+        await _store.SetAsync(roomId, userId, role, cancellationToken);
+        LogGranted(granter, userId, role, roomId);
+        var notice = JsonSerializer.SerializeToUtf8Bytes(new AccessNotice(roomId, userId, role));
+        try
+        {
+            await _bus.PublishAsync(Topic, notice);
+        }
+        catch (Exception ex) when (ex is Backplane.Redis.RedisConnectionException or Backplane.Redis.RedisBackpressureException)
+        {
+            // Stored, but other instances will not hear of it now: their caches expire, and this instance applies it.
+            LogNoticeLost(ex, roomId);
+            OnNotice(notice);
+        }
+    }
+
+    public async Task<RoomAccess> ListAsync(string roomId, RoomRole callerRole, CancellationToken cancellationToken)
+    {
+        if (!IsPrivate)
+        {
+            return new RoomAccess(roomId, "open", []);
+        }
+        if (callerRole != RoomRole.Owner)
+        {
+            throw HubErrors.Create(ErrorCodes.Forbidden, $"only an owner of room '{roomId}' may read its access list");
+        }
+        var members = await _store.ListAsync(roomId, cancellationToken);
+        return new RoomAccess(roomId, "private", members.Select(m => new AccessMember(m.UserId, RoleNames.ToWire(m.Role))).ToList());
+    }
+
+    private void OnNotice(ReadOnlyMemory<byte> data)
+    {
+        AccessNotice? notice;
+        try
+        {
+            notice = JsonSerializer.Deserialize<AccessNotice>(data.Span);
+        }
+        catch (JsonException ex)
+        {
+            LogBadNotice(ex);
+            return;
+        }
+        if (notice is null)
+        {
+            return;
+        }
+        Remember(notice.RoomId, notice.UserId, notice.Role);
+        Changed?.Invoke(notice.RoomId, notice.UserId, notice.Role);
+    }
+
+    private void Remember(string roomId, string userId, RoomRole role)
+    {
+        if (_cache.Count >= _options.AccessCacheSize)
+        {
+            _cache.Clear();
+        }
+        _cache[(roomId, userId)] = (role, _clock.GetUtcNow().ToUnixTimeMilliseconds() + (long)_options.AccessCacheTtl.TotalMilliseconds);
+    }
+
+    private sealed record AccessNotice(string RoomId, string UserId, RoomRole Role);
+
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Information, Message = "{Granter} set {UserId}'s role in room {RoomId} to {Role}")]
+    private partial void LogGranted(string granter, string userId, RoomRole role, string roomId);
+
+    [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "An access change in room {RoomId} could not be announced to other instances; their caches expire it")]
+    private partial void LogNoticeLost(Exception exception, string roomId);
+
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Dropped a malformed access notice")]
+    private partial void LogBadNotice(Exception exception);
+}
+
+/// <summary>Roles as the wire spells them.</summary>
+internal static class RoleNames
+{
+    public static string ToWire(RoomRole role) => role switch
+    {
+        RoomRole.Owner => RoomRoles.Owner,
+        RoomRole.Editor => RoomRoles.Editor,
+        RoomRole.Viewer => RoomRoles.Viewer,
+        _ => RoomRoles.None,
+    };
+
+    public static RoomRole? FromWire(string? role) => role switch
+    {
+        RoomRoles.Owner => RoomRole.Owner,
+        RoomRoles.Editor => RoomRole.Editor,
+        RoomRoles.Viewer => RoomRole.Viewer,
+        RoomRoles.None => RoomRole.None,
+        _ => null,
+    };
+}
