@@ -28,6 +28,11 @@ internal sealed partial class ErrorMappingFilter(ILogger<ErrorMappingFilter> log
         {
             throw HubErrors.Create(ErrorCodes.MutationReused, ex.Message);
         }
+        catch (CommitOutcomeUnknownException)
+        {
+            // Unlike the failures below, the write may have been stored: only a retry with the same mutation id is safe.
+            throw HubErrors.Create(ErrorCodes.Unavailable, "the database connection broke while committing; the write may or may not be applied: retry it with the same mutationId");
+        }
         catch (StoreUnavailableException ex)
         {
             throw HubErrors.Create(ErrorCodes.Unavailable, $"{ex.Message}; nothing was applied");
