@@ -290,6 +290,13 @@ public sealed class AuthOptions : IValidatableObject
     /// </summary>
     public bool? RequireHttpsMetadata { get; set; }
 
+    /// <summary>
+    /// The token claim that holds the display name, e.g. <c>preferred_username</c>, or a namespaced claim such as
+    /// <c>https://example.com/name</c>. Default <c>name</c>. A token without it falls back to <c>name</c>, then to <c>sub</c>.
+    /// </summary>
+    [Required, RegularExpression(@"^[^\s]{1,256}$", ErrorMessage = "CollabHub:Auth:NameClaim must be a claim name without spaces.")]
+    public string NameClaim { get; set; } = "name";
+
     /// <summary>How long a token from <c>POST /auth/dev-token</c> (Development only) is valid. Default 30 min.</summary>
     [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
     public TimeSpan DevTokenLifetime { get; set; } = TimeSpan.FromMinutes(30);

@@ -7,8 +7,8 @@ namespace CollabHub.Server.Security;
 
 /// <summary>
 /// In the Development environment only: a connection that names itself with <c>?name=...</c> is that user
-/// (id and name both the given name). Outside Development this scheme authenticates no one, so the hub refuses
-/// connections without a real identity with 401.
+/// (id and name both the given name). Outside Development this scheme authenticates no one (and
+/// <see cref="CollabHubAuthentication"/> never selects it), so the hub refuses connections without a valid token with 401.
 /// </summary>
 internal sealed class DevelopmentIdentityHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
@@ -18,7 +18,6 @@ internal sealed class DevelopmentIdentityHandler(
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Development";
-    public const int MaxNameLength = 64;
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -26,10 +25,9 @@ internal sealed class DevelopmentIdentityHandler(
         {
             return Task.FromResult(AuthenticateResult.NoResult());
         }
-        var name = values.ToString().Trim();
-        if (name.Length is 0 or > MaxNameLength || name.Any(char.IsControl))
+        if (!DisplayNames.TryNormalize(values.ToString(), out var name))
         {
-            return Task.FromResult(AuthenticateResult.Fail($"name must be 1 to {MaxNameLength} printable characters"));
+            return Task.FromResult(AuthenticateResult.Fail(DisplayNames.Rule));
         }
         var identity = new ClaimsIdentity(
             [new Claim(UserIdentity.SubjectClaim, name), new Claim(UserIdentity.NameClaim, name)],
@@ -44,7 +42,7 @@ internal sealed class DevelopmentIdentityHandler(
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.ContentType = "text/plain; charset=utf-8";
         var hint = environment.IsDevelopment()
-            ? "unauthenticated: connect with ?name=<your name> (Development only)"
+            ? "unauthenticated: connect with ?name=<your name> or a bearer token (POST /auth/dev-token gives one; Development only)"
             : "unauthenticated: a user identity is required";
         return Response.WriteAsync(hint);
     }

@@ -1,0 +1,25 @@
+namespace CollabHub.Server.Security;
+
+/// <summary>Start-up reports of the security setup (event ids 7201–7209).</summary>
+internal static partial class SecurityLog
+{
+    public const string Category = "CollabHub.Server.Security";
+
+    [LoggerMessage(EventId = 7201, Level = LogLevel.Warning,
+        Message = "Neither CollabHub:Auth:SigningKey nor CollabHub:Auth:Authority is set, and the environment is {Environment}, not Development: " +
+                  "every hub connection will be refused with 401. Set one of them (see docs/security.md).")]
+    public static partial void NoTokenSource(ILogger logger, string environment);
+
+    [LoggerMessage(EventId = 7202, Level = LogLevel.Information,
+        Message = "Accepting bearer tokens {Sources}, audience {Audience}")]
+    public static partial void TokenSources(ILogger logger, string sources, string audience);
+
+    [LoggerMessage(EventId = 7203, Level = LogLevel.Warning,
+        Message = "Development: CollabHub:Auth:SigningKey is not set, so POST /auth/dev-token signs with a random key made at start-up. " +
+                  "Its tokens stop working when this process restarts, and other instances do not accept them: give every instance the same SigningKey.")]
+    public static partial void RandomDevelopmentKey(ILogger logger);
+
+    [LoggerMessage(EventId = 7204, Level = LogLevel.Information,
+        Message = "Development environment: anyone can connect as anyone with ?name= or POST /auth/dev-token. Never expose a Development server.")]
+    public static partial void DevelopmentIdentities(ILogger logger);
+}
