@@ -8,9 +8,9 @@ namespace CollabHub.Tests.Infrastructure;
 
 /// <summary>
 /// A real nginx as a child process (<c>daemon off</c>) on a free loopback port, running the load-balancer example
-/// operators copy: <c>docs/nginx.conf.example</c>, with its instance addresses and listen port replaced. Everything
-/// nginx writes (pid, logs, temp files) goes to a temp folder, deleted on dispose. The access log records which
-/// instance served each request (<c>upstream=</c>), for failure messages.
+/// operators copy: <c>docs/nginx.conf.example</c>, with its instance addresses, listen port and log path replaced.
+/// Everything nginx writes (pid, logs, temp files) goes to a temp folder, deleted on dispose. Besides the example's
+/// own access log (no query strings), a second one records each request's URL with the instance that served it.
 /// </summary>
 internal sealed class NginxProcess : IAsyncDisposable
 {
@@ -20,6 +20,7 @@ internal sealed class NginxProcess : IAsyncDisposable
     public const string ExampleInstanceA = "127.0.0.1:5001";
     public const string ExampleInstanceB = "127.0.0.1:5002";
     public const string ExampleListen = "listen 8080;";
+    public const string ExampleAccessLog = "access_log /var/log/nginx/collabhub-access.log collabhub;";
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
 
@@ -57,26 +58,31 @@ internal sealed class NginxProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The access log so far: one line per finished request, ending in <c>upstream=host:port</c>. WebSockets are logged when they close.</summary>
-    public string AccessLog
-    {
-        get
-        {
-            try
-            {
-                using var stream = new FileStream(_directory.File("access.log"), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                using var reader = new StreamReader(stream);
-                return reader.ReadToEnd();
-            }
-            catch (IOException ex)
-            {
-                return $"(no access log: {ex.Message})";
-            }
-        }
-    }
+    /// <summary>
+    /// The test's access log so far: one line per finished request, <c>"GET /path?query HTTP/1.1" status
+    /// upstream=host:port</c>. WebSockets are logged when they close.
+    /// </summary>
+    public string AccessLog => ReadLog("access-test.log");
+
+    /// <summary>The example's own access log (its <c>collabhub</c> format) so far.</summary>
+    public string ExampleAccessLogText => ReadLog("access.log");
 
     /// <summary>Everything worth showing when a test through this nginx fails.</summary>
     public string Diagnostics => $"--- nginx access log ---\n{AccessLog}--- nginx output ---\n{Output}";
+
+    private string ReadLog(string name)
+    {
+        try
+        {
+            using var stream = new FileStream(_directory.File(name), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+        catch (IOException ex)
+        {
+            return $"(no {name}: {ex.Message})";
+        }
+    }
 
     /// <summary>
     /// Starts nginx in front of two instances (base URLs such as <c>http://127.0.0.1:41234</c>) with the example's
@@ -93,7 +99,7 @@ internal sealed class NginxProcess : IAsyncDisposable
             var nginx = new NginxProcess(new TempDirectory(), port);
             try
             {
-                await nginx.LaunchAsync(executable, Configure(example, instanceA, instanceB, port));
+                await nginx.LaunchAsync(executable, Configure(example, instanceA, instanceB, port, nginx._directory.Path));
                 return nginx;
             }
             catch (PortTakenException ex)
@@ -114,15 +120,18 @@ internal sealed class NginxProcess : IAsyncDisposable
     /// The example with the test's addresses. Fails if the example no longer has the addresses it is documented
     /// with, rather than silently testing something else.
     /// </summary>
-    public static string Configure(string example, Uri instanceA, Uri instanceB, int port)
+    public static string Configure(string example, Uri instanceA, Uri instanceB, int port, string logFolder)
     {
         Expect(example, ExampleInstanceA, 2);
         Expect(example, ExampleInstanceB, 2);
         Expect(example, ExampleListen, 1);
+        Expect(example, ExampleAccessLog, 1);
         return example
             .Replace(ExampleInstanceA, $"{instanceA.Host}:{instanceA.Port}", StringComparison.Ordinal)
             .Replace(ExampleInstanceB, $"{instanceB.Host}:{instanceB.Port}", StringComparison.Ordinal)
-            .Replace(ExampleListen, $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
+            .Replace(ExampleListen, $"listen 127.0.0.1:{port};", StringComparison.Ordinal)
+            .Replace(ExampleAccessLog,
+                $"access_log {logFolder}/access.log collabhub;\n    access_log {logFolder}/access-test.log collabhub_test;", StringComparison.Ordinal);
     }
 
     private static void Expect(string example, string text, int count)
@@ -193,8 +202,8 @@ internal sealed class NginxProcess : IAsyncDisposable
                 worker_connections 1024;
             }
             http {
-                log_format collabhub '$remote_addr "$request" $status upstream=$upstream_addr';
-                access_log {{dir}}/access.log collabhub;
+                log_format collabhub_test '$remote_addr "$request" $status upstream=$upstream_addr';
+                access_log {{dir}}/access-other.log collabhub_test;
                 client_body_temp_path {{dir}}/client_body;
                 proxy_temp_path {{dir}}/proxy;
                 fastcgi_temp_path {{dir}}/fastcgi;

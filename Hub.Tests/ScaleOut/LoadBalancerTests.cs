@@ -196,6 +196,12 @@ public sealed class LoadBalancerTests : IAsyncLifetime
             using var result = JsonDocument.Parse(messages.Single(m => m.Contains("\"invocationId\":\"1\"", StringComparison.Ordinal)));
             Assert.Equal(room, result.RootElement.GetProperty("result").GetProperty("roomId").GetString());
         }
+
+        // The example's access log has every request, without query strings: no connection token, no access token.
+        var log = Nginx.ExampleAccessLogText;
+        Assert.Contains("\"POST /hubs/collab/negotiate HTTP/1.1\" 200", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("name=", log, StringComparison.Ordinal);
     }
 
     private static async Task<string> NegotiateAsync(HttpClient http, Uri baseUrl, string name)
