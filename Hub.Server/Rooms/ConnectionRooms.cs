@@ -24,6 +24,15 @@ internal sealed class ConnectionRooms(string connectionId, string userId, string
         }
     }
 
+    /// <summary>Whether a join of the room would fit: the connection is in it already, or in fewer than <paramref name="maxRooms"/>.</summary>
+    public bool CanJoin(string roomId, int maxRooms)
+    {
+        lock (_rooms)
+        {
+            return _rooms.ContainsKey(roomId) || _rooms.Count < maxRooms;
+        }
+    }
+
     /// <summary>Records a join; false when the connection already has <paramref name="maxRooms"/> other rooms.</summary>
     public bool TryAdd(string roomId, RoomRole role, int maxRooms, out bool alreadyIn)
     {

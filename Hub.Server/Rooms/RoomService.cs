@@ -61,6 +61,10 @@ internal sealed partial class RoomService
 
     public async Task<JoinResult> JoinAsync(ConnectionRooms connection, string roomId, long? sinceSeq, CancellationToken cancellationToken)
     {
+        if (!connection.CanJoin(roomId, _limits.MaxRoomsPerConnection))
+        {
+            throw TooManyRooms(connection);
+        }
         var role = connection.RoleIn(roomId) ?? await access.RoleForJoinAsync(roomId, connection.UserId, cancellationToken);
         if (role == RoomRole.None)
         {
@@ -68,7 +72,7 @@ internal sealed partial class RoomService
         }
         if (!connection.TryAdd(roomId, role, _limits.MaxRoomsPerConnection, out var alreadyIn))
         {
-            throw HubErrors.Create(ErrorCodes.TooManyRooms, $"a connection may be in at most {_limits.MaxRoomsPerConnection} rooms; leave one first");
+            throw TooManyRooms(connection);
         }
         try
         {
@@ -177,8 +181,27 @@ internal sealed partial class RoomService
     [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "Applying an access change to connection {ConnectionId} in room {RoomId} failed")]
     private partial void LogAccessChangeFailed(Exception exception, string connectionId, string roomId);
 
-    private static WriteOutcome Accepted(WriteOutcome outcome) =>
-        outcome.Refusal is { } refusal ? throw HubErrors.Create(refusal.Code, refusal.Detail) : outcome;
+    private HubException TooManyRooms(ConnectionRooms connection)
+    {
+        LogTooManyRooms(connection.UserId, connection.ConnectionId, _limits.MaxRoomsPerConnection);
+        return HubErrors.Create(ErrorCodes.TooManyRooms, $"a connection may be in at most {_limits.MaxRoomsPerConnection} rooms; leave one first");
+    }
+
+    private WriteOutcome Accepted(WriteOutcome outcome)
+    {
+        if (outcome.Refusal is { } refusal)
+        {
+            LogWriteRefused(refusal.Code, refusal.Detail);
+            throw HubErrors.Create(refusal.Code, refusal.Detail);
+        }
+        return outcome;
+    }
+
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Information, Message = "Refused a join of user {UserId} on connection {ConnectionId}: already in {Max} rooms")]
+    private partial void LogTooManyRooms(string userId, string connectionId, int max);
+
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Information, Message = "Refused a write ({Code}): {Detail}")]
+    private partial void LogWriteRefused(string code, string detail);
 
     public Task SignalAsync(ConnectionRooms connection, string roomId, JsonElement payload) =>
         broadcaster.SignalAsync(roomId, connection.ConnectionId, new SignalEvent(connection.UserId, connection.Name, connection.ConnectionId, payload));

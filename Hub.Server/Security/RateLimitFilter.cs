@@ -32,8 +32,19 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
     {
         var user = context.Context.UserIdentifier ?? context.Context.ConnectionId;
         var buckets = _users.AddOrUpdate(user, _ => new UserBuckets(_options), (_, existing) => existing.Retain());
-        context.Context.Items[StateKey] = new ConnectionBuckets(user, buckets, _options);
-        await next(context);
+        var connection = new ConnectionBuckets(user, buckets, _options);
+        context.Context.Items[StateKey] = connection;
+        try
+        {
+            await next(context);
+        }
+        catch
+        {
+            // A refused connection (e.g. too_many_connections) never gets OnDisconnectedAsync: let go of its buckets now.
+            context.Context.Items.Remove(StateKey);
+            Release(connection);
+            throw;
+        }
     }
 
     public async Task OnDisconnectedAsync(HubLifetimeContext context, Exception? exception, Func<HubLifetimeContext, Exception?, Task> next)
@@ -50,13 +61,18 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
                 {
                     LogRefusedTotal(connection.User, context.Context.ConnectionId, connection.Refused);
                 }
-                connection.Dispose();
-                if (connection.UserBuckets.Release())
-                {
-                    _users.TryRemove(new KeyValuePair<string, UserBuckets>(connection.User, connection.UserBuckets));
-                    connection.UserBuckets.Dispose();
-                }
+                Release(connection);
             }
+        }
+    }
+
+    private void Release(ConnectionBuckets connection)
+    {
+        connection.Dispose();
+        if (connection.UserBuckets.Release())
+        {
+            _users.TryRemove(new KeyValuePair<string, UserBuckets>(connection.User, connection.UserBuckets));
+            connection.UserBuckets.Dispose();
         }
     }
 

@@ -84,7 +84,7 @@ internal sealed partial class RoomAccessService : IHostedService
         {
             await _bus.PublishAsync(Topic, notice);
         }
-        catch (Exception ex) when (ex is Backplane.Redis.RedisConnectionException or Backplane.Redis.RedisBackpressureException)
+        catch (Exception ex)
         {
             // Stored, but other instances will not hear of it now: their caches expire, and this instance applies it.
             LogNoticeLost(ex, roomId);

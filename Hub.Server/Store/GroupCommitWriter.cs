@@ -136,7 +136,7 @@ internal sealed partial class GroupCommitWriter : BackgroundService
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "A batch of {Count} writes failed; committing them one by one")]
     private partial void LogBatchFailed(Exception exception, int count);
 
-    [LoggerMessage(EventId = 1102, Level = LogLevel.Error, Message = "A write to room {RoomId} failed and was not applied")]
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Error, Message = "A write to room {RoomId} failed (not applied, or with an unknown outcome when the commit itself broke)")]
     private partial void LogWriteFailed(Exception exception, string roomId);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Broadcasting a committed change of room {RoomId} failed")]
