@@ -34,7 +34,6 @@ internal static class ServerSetup
         {
             services.AddSingleton<RedisPresenceTracker>();
             services.AddSingleton<IPresenceTracker>(sp => sp.GetRequiredService<RedisPresenceTracker>());
-            services.AddHostedService(sp => sp.GetRequiredService<RedisPresenceTracker>());
         }
         services.AddSingleton<RoomBroadcaster>();
         services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<RoomBroadcaster>());
@@ -51,6 +50,12 @@ internal static class ServerSetup
 
         // Backplane: in-process, or Redis when configured (before AddSignalR, which keeps the first lifetime manager).
         services.AddCollabHubBackplane(settings);
+        if (!string.IsNullOrWhiteSpace(settings.Redis))
+        {
+            // After the Redis client's own start (hosted services start in order and stop in reverse): the first
+            // heartbeat finds it connected, and the last leave at shutdown still reaches Redis.
+            services.AddHostedService(sp => sp.GetRequiredService<RedisPresenceTracker>());
+        }
 
         // Hubs: the contract, with SignalR's message size matched to the largest payload we accept.
         var limits = settings.Limits;

@@ -16,8 +16,8 @@ namespace CollabHub.Server.Rooms;
 /// </summary>
 /// <remarks>
 /// This instance's own connections are also kept in memory: while Redis is unreachable, answers come from them
-/// (logged once); when a heartbeat finds this instance missing from Redis (restarted empty, or reaped by others
-/// during a long outage), they are registered again.
+/// (logged once); after any failure, and when a heartbeat finds this instance missing from Redis (restarted empty,
+/// or reaped by others during a long outage), the next heartbeat makes Redis hold exactly them again.
 /// </remarks>
 internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenceTracker
 {
@@ -75,6 +75,7 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
     private readonly string _instancesKey;
     private readonly ILogger<RedisPresenceTracker> _logger;
     private readonly OutageLog _outage;
+    private int _resyncNeeded;
 
     public RedisPresenceTracker(
         RedisClient redis,
@@ -109,9 +110,9 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
             var parts = reply.AsArray();
             return (Parse(parts[1]), parts[0].AsInt64() == 1);
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisBackpressureException)
+        catch (RedisException ex)
         {
-            _outage.Failed(ex);
+            OutageFailed(ex);
             return local;
         }
     }
@@ -126,9 +127,9 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
             var parts = reply.AsArray();
             return parts[0].AsInt64() == 1 ? Parse(parts[1]) : null;
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisBackpressureException)
+        catch (RedisException ex)
         {
-            _outage.Failed(ex);
+            OutageFailed(ex);
             return local;
         }
     }
@@ -141,9 +142,9 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
             try
             {
                 var beat = (await _redis.ExecuteAsync("EVAL", HeartbeatScript, 1, _instancesKey, _instanceId, (long)_options.InstanceExpiry.TotalMilliseconds)).AsArray();
-                if (beat[0].AsInt64() == 0)
+                if (beat[0].AsInt64() == 0 || Interlocked.Exchange(ref _resyncNeeded, 0) == 1)
                 {
-                    await RegisterLocalConnectionsAsync();
+                    await ResyncAsync();
                 }
                 foreach (var instance in beat[1].AsArray())
                 {
@@ -151,9 +152,9 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
                 }
                 _outage.Succeeded();
             }
-            catch (Exception ex) when (ex is RedisConnectionException or RedisBackpressureException)
+            catch (RedisException ex)
             {
-                _outage.Failed(ex);
+                OutageFailed(ex);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -171,7 +172,7 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
             // Leave at once rather than after the expiry; a crash leaves it to the others' reaping.
             await ReapAsync(_instanceId);
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisBackpressureException)
+        catch (RedisException ex)
         {
             LogLeaveFailed(ex);
         }
@@ -199,24 +200,30 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
             Field(connectionId), $"{member.UserId}\n{member.Name}", roomId, _instanceId);
 
     /// <summary>
-    /// When this instance was missing from Redis (Redis restarted empty, or others took it for dead during an
-    /// outage), puts its connections back and tells the rooms concerned.
+    /// After an outage (joins and leaves meanwhile were not written; Redis may have kept stale entries or restarted
+    /// empty; others may have reaped this instance), makes Redis hold exactly this instance's connections again, and
+    /// tells the rooms concerned.
     /// </summary>
-    private async Task RegisterLocalConnectionsAsync()
+    private async Task ResyncAsync()
     {
-        var rooms = new HashSet<string>(StringComparer.Ordinal);
+        var reaped = await _redis.ExecuteAsync("EVAL", ReapScript, 2, InstanceRoomsKey(_instanceId), _instancesKey,
+            _roomKeyPrefix, _instanceId + ":", _instanceId);
+        var rooms = new HashSet<string>(reaped.AsArray().Select(r => r.AsString()!), StringComparer.Ordinal);
         foreach (var (roomId, connectionId, member) in _local.Snapshot())
         {
-            var reply = await AddInRedisAsync(roomId, connectionId, member);
-            if (reply.AsArray()[0].AsInt64() == 1)
-            {
-                rooms.Add(roomId);
-            }
+            await AddInRedisAsync(roomId, connectionId, member);
+            rooms.Add(roomId);
         }
         foreach (var roomId in rooms)
         {
             _broadcaster.PresenceChanged(roomId, Parse(await _redis.ExecuteAsync("HVALS", RoomKey(roomId))));
         }
+    }
+
+    private void OutageFailed(RedisException exception)
+    {
+        Volatile.Write(ref _resyncNeeded, 1);
+        _outage.Failed(exception);
     }
 
     private static PresenceEntry[] Parse(RespValue values)
