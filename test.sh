@@ -12,6 +12,7 @@ RESULTS_DIR="${RESULTS_DIR:-$ROOT/TestResults}"
 TRX_NAME="results.trx"
 TRX="$RESULTS_DIR/$TRX_NAME"
 JS_DIR="$ROOT/Hub.Tests/js"
+BROWSER_DIR="$ROOT/Hub.Tests/browser"
 HANG_TIMEOUT="${HANG_TIMEOUT:-5m}"   # one test running longer than this aborts the run (blame names it)
 RUN_TIMEOUT="${RUN_TIMEOUT:-12m}"    # the ceiling for the whole dotnet test step
 
@@ -61,6 +62,7 @@ need_pkg npm npm
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || need_pkg pg_ctlcluster postgresql
 need_pkg redis-server redis-server   # the Redis client and backplane tests start real servers
 need_pkg nginx nginx                 # the load-balancer tests run docs/nginx.conf.example in front of two servers
+need_pkg chromium chromium           # the browser tests (Hub.Tests/browser) drive the web client in headless Chromium
 
 install_missing() {
     ((${#MISSING_CMDS[@]})) || return 0
@@ -84,12 +86,18 @@ install_missing
 command -v dotnet >/dev/null 2>&1 || broken "dotnet (the .NET 10 SDK) is not installed"
 
 # ---------------------------------------------------------------------------------------------------------------
-# 2. npm packages for the JS client tests, from the lock file (npm ci), when missing or older than the lock file.
+# 2. npm packages for the JS client and browser tests, from their lock files (npm ci), when missing or older than
+#    the lock file. (The web client's own @microsoft/signalr, in web/, is restored by Hub.Server's build.)
 # ---------------------------------------------------------------------------------------------------------------
 if [[ ! -d "$JS_DIR/node_modules" || "$JS_DIR/package-lock.json" -nt "$JS_DIR/node_modules" ]]; then
     say "npm ci in Hub.Tests/js"
     (cd "$JS_DIR" && npm ci --no-audit --no-fund) || broken "npm ci in Hub.Tests/js failed"
     touch "$JS_DIR/node_modules"
+fi
+if [[ ! -d "$BROWSER_DIR/node_modules" || "$BROWSER_DIR/package-lock.json" -nt "$BROWSER_DIR/node_modules" ]]; then
+    say "npm ci in Hub.Tests/browser"
+    (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund) || broken "npm ci in Hub.Tests/browser failed"
+    touch "$BROWSER_DIR/node_modules"
 fi
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,107 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text;
+using CollabHub.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace CollabHub.Tests;
+
+/// <summary>
+/// The web client (wwwroot/) in real headless Chromium against a real server: Hub.Tests/browser/board.test.mjs drives
+/// two people in one room (notes, chat, presence, cursors, drag and keyboard moves, conflicts, a real network loss and
+/// the sync after it) and a phone, with playwright-core (Hub.Tests/browser/package-lock.json, `npm ci`) and Debian's
+/// Chromium (/usr/bin/chromium). Screenshots go to TestResults/browser/ at the repository root.
+/// </summary>
+public sealed class BrowserTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(240);
+
+    private const string HowToFix = "Run ./test.sh at the repository root (it installs what is missing and runs `npm ci`), or by hand: "
+        + "`apt-get install -y nodejs npm chromium`, then `npm ci` in Hub.Tests/browser.";
+
+    private static string BrowserFolder => Path.Combine(RepoPaths.Root, "Hub.Tests", "browser");
+
+    private static string OutputFolder => Path.Combine(RepoPaths.Root, "TestResults", "browser");
+
+    private static string ChromiumPath => Environment.GetEnvironmentVariable("CHROMIUM_PATH") is { Length: > 0 } path ? path : "/usr/bin/chromium";
+
+    [Fact]
+    public async Task Browser_board_two_people_share_notes_chat_presence_and_cursors_and_converge_after_one_goes_offline()
+    {
+        var playwright = Path.Combine(BrowserFolder, "node_modules", "playwright-core", "package.json");
+        Assert.True(File.Exists(playwright), $"The playwright-core npm package is not installed in {BrowserFolder} ({playwright} is missing). {HowToFix}");
+        Assert.True(File.Exists(ChromiumPath), $"Chromium is not installed at {ChromiumPath}; the browser tests need it. {HowToFix}");
+        var signalR = Path.Combine(Path.GetDirectoryName(RepoPaths.ServerDll)!, "wwwroot", "lib", "signalr", "signalr.min.js");
+        Assert.True(File.Exists(signalR), $"The server's build has no {signalR}: Hub.Server's build restores it from npm (web/package.json); build it again with node and npm installed.");
+
+        using var folder = new TempDirectory();
+        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"));
+
+        var result = await RunNodeAsync("board.test.mjs", server.BaseUrl.ToString(), OutputFolder);
+
+        output.WriteLine($"screenshots: {OutputFolder}");
+        output.WriteLine(result.StdOut);
+        var report = $"--- stdout ---\n{result.StdOut}\n--- stderr ---\n{result.StdErr}\n--- server ---\n{Tail(server.Output, 60)}";
+        Assert.True(result.ExitCode == 0, $"node board.test.mjs exited with {result.ExitCode}.\n{report}");
+        var summary = result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+        Assert.True(summary.StartsWith("{\"ok\":true", StringComparison.Ordinal), $"node board.test.mjs exited with 0 but its last line is not an ok summary.\n{report}");
+        foreach (var screenshot in new[] { "board-desktop.png", "board-phone.png" })
+        {
+            var file = Path.Combine(OutputFolder, screenshot);
+            Assert.True(File.Exists(file) && new FileInfo(file).Length > 10_000, $"The screenshot {file} is missing or empty.");
+        }
+    }
+
+    private static string Tail(string text, int lines)
+    {
+        var all = text.Split('\n');
+        return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
+    }
+
+    private sealed record NodeResult(int ExitCode, string StdOut, string StdErr);
+
+    private static async Task<NodeResult> RunNodeAsync(string script, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("node")
+        {
+            WorkingDirectory = BrowserFolder,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        start.ArgumentList.Add(script);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        start.Environment["CHROMIUM_PATH"] = ChromiumPath;
+
+        using var process = new Process { StartInfo = start };
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception ex)
+        {
+            Assert.Fail($"`node` could not be started ({ex.Message}); node.js runs the browser tests. {HowToFix}");
+        }
+
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(ScriptTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Assert.Fail($"node {script} did not finish within {ScriptTimeout.TotalSeconds} s and was killed.\n"
+                + $"--- stdout ---\n{await stdout}\n--- stderr ---\n{await stderr}");
+        }
+        return new NodeResult(process.ExitCode, await stdout, await stderr);
+    }
+}
