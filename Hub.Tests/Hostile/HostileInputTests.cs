@@ -253,6 +253,39 @@ public sealed class HostileInputTests(HostileServer server, ITestOutputHelper ou
         await server.AssertAliveAsync();
     }
 
+    [Theory]
+    [InlineData("sET")]
+    [InlineData("SIGNAL")]
+    public async Task A_method_named_in_another_case_is_rate_limited_like_its_canonical_name(string target)
+    {
+        // SignalR matches method names without regard to case; the rate limit must not be bypassed that way.
+        var room = TestClients.NewRoom("case");
+        await using var raw = await server.RawAsync("case");
+        Assert.Equal(OutcomeKind.Result, (await raw.InvokeAsync(HubMethods.Join, Json(new { roomId = room }))).Kind);
+        var request = target.Equals(HubMethods.Signal, StringComparison.OrdinalIgnoreCase)
+            ? Json(new { roomId = room, payload = 1 })
+            : Json(new { roomId = room, key = "k", value = 1 });
+        var completions = new List<Task<Outcome>>();
+        var frames = new StringBuilder();
+        for (var i = 0; i < 400; i++)
+        {
+            var id = raw.NextId();
+            completions.Add(raw.Expect(id));
+            frames.Append(RawSignalRSocket.Frame(id, target, $"[{request}]"));
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await raw.SendTextAsync(frames.ToString());
+        var outcomes = await Task.WhenAll(completions).WaitAsync(TimeSpan.FromSeconds(30));
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        var accepted = outcomes.Count(o => o.Kind == OutcomeKind.Result);
+        output.WriteLine($"{target}: {accepted} accepted, {outcomes.Count(o => o.Code == ErrorCodes.RateLimited)} rate_limited");
+        Assert.All(outcomes, o => Assert.True(o.Kind == OutcomeKind.Result || o.Code == ErrorCodes.RateLimited, $"unexpected {o}"));
+        // Default limits: a burst of 100 writes or 120 signals per connection, then 50 or 60 a second.
+        Assert.InRange(accepted, 1, (int)(120 + 60 * (seconds + 1)));
+        await server.AssertAliveAsync();
+    }
+
     [Fact]
     public async Task A_value_nested_as_deep_as_the_server_accepts_can_still_be_read_back_by_normal_clients()
     {
