@@ -237,6 +237,12 @@ public sealed class LimitsOptions
     public int MaxRoomsPerConnection { get; set; } = 100;
 
     /// <summary>
+    /// Deepest nesting of a value, body or payload: 32. Fixed, because answers wrap values in a few more levels and
+    /// System.Text.Json readers (the .NET SDK's among them) refuse JSON deeper than 64.
+    /// </summary>
+    public const int MaxJsonDepth = 32;
+
+    /// <summary>
     /// Room ids: letters, digits and <c>. _ ~ -</c>, starting with a letter or digit, so they fit in URLs.
     /// Fixed, not configurable: clients rely on it.
     /// </summary>

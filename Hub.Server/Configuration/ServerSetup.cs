@@ -5,6 +5,7 @@ using CollabHub.Server.Rooms;
 using CollabHub.Server.Security;
 using CollabHub.Server.Store;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -67,6 +68,9 @@ internal static class ServerSetup
             hub.AddFilter<ErrorMappingFilter>();
             hub.AddFilter<RateLimitFilter>();
         });
+        // Our JSON protocol in place of SignalR's (same wire format; unknown message types close the connection).
+        services.RemoveAll<IHubProtocol>();
+        services.AddSingleton<IHubProtocol, StrictJsonHubProtocol>();
 
         services.AddCollabHubHealthChecks();
         return builder;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -119,9 +120,61 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
         {
             throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} is required (JSON null is a value)");
         }
-        if (JsonMarshal.GetRawUtf8Value(element).Length > maxBytes)
+        var json = JsonMarshal.GetRawUtf8Value(element);
+        if (json.Length > maxBytes)
         {
             throw HubErrors.Create(ErrorCodes.TooLarge, $"{field} is larger than {maxBytes} bytes of JSON");
+        }
+        CheckText(json, field);
+    }
+
+    /// <summary>
+    /// What every client must be able to read back: nesting no deeper than <see cref="LimitsOptions.MaxJsonDepth"/>
+    /// (answers wrap values in a few more levels, and System.Text.Json readers stop at 64), and strings and property
+    /// names that are valid Unicode (no invalid UTF-8, no lone surrogate escapes), which the server could not send
+    /// out again. Reads the JSON once, allocating only for long strings.
+    /// </summary>
+    private static void CheckText(ReadOnlySpan<byte> json, string field)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 });
+        char[]? rented = null;
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.CurrentDepth >= LimitsOptions.MaxJsonDepth)
+                {
+                    throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} is nested deeper than {LimitsOptions.MaxJsonDepth} levels");
+                }
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName)
+                {
+                    var length = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+                    if (rented is null || rented.Length < length)
+                    {
+                        if (rented is not null)
+                        {
+                            ArrayPool<char>.Shared.Return(rented);
+                        }
+                        rented = ArrayPool<char>.Shared.Rent(Math.Max(length, 64));
+                    }
+                    reader.CopyString(rented);
+                }
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} holds text that is not valid Unicode (invalid UTF-8 or a lone surrogate)");
+        }
+        catch (JsonException)
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} is not valid JSON text");
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
         }
     }
 
