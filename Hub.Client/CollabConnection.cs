@@ -7,37 +7,36 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace CollabHub.Client;
 
-/// <summary>Options of one write: exactly-once and compare-and-set.</summary>
-/// <param name="MutationId">Makes a retry of this write return the first result instead of applying it again.</param>
-/// <param name="ExpectedVersion">Apply only if the key's version equals this (0 = the key must not exist).</param>
-public sealed record WriteOptions(string? MutationId = null, long? ExpectedVersion = null);
-
 /// <summary>
-/// A .NET client of a CollabHub server: typed calls for the whole v1 contract and typed events, over a direct
-/// WebSocket. Errors the hub reports come back as <see cref="CollabHubException"/> with a stable code.
+/// One connection to a CollabHub server, and nothing more: typed calls for the whole v1 contract and typed events,
+/// over a direct WebSocket. It does not reconnect, keeps no replica and no write queue, and sends a call only once;
+/// use <see cref="CollabClient"/> for that. Useful for tools, tests and checks of the wire contract. Errors the hub
+/// reports come back as <see cref="CollabHubException"/> with a stable code.
 /// </summary>
 /// <example>
 /// <code>
-/// await using var client = new CollabClient(new CollabClientOptions { Url = new("http://localhost:5000/hubs/collab"), Name = "ada" });
-/// client.Changed += (roomId, entry) => Console.WriteLine($"{entry.Key} = {entry.Value}");
-/// await client.StartAsync();
-/// var room = await client.JoinAsync("demo");
-/// await client.SetAsync("demo", "title", "Planning");
+/// await using var connection = new CollabConnection(new CollabClientOptions { Url = new("http://localhost:5000/hubs/collab"), Name = "ada" });
+/// connection.Changed += (roomId, entry) => Console.WriteLine($"{entry.Key} = {entry.Value}");
+/// await connection.StartAsync();
+/// var joined = await connection.JoinAsync("demo");
+/// await connection.SetAsync("demo", "title", "Planning");
 /// </code>
 /// </example>
-public sealed class CollabClient : IAsyncDisposable
+public sealed class CollabConnection : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
-    /// <summary>The largest single message the client accepts unless <see cref="CollabClientOptions.ConfigureTransport"/> says otherwise: 8 MiB.</summary>
-    public const int DefaultMaxReceiveBytes = 8 * 1024 * 1024;
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly HubConnection _connection;
 
-    /// <summary>Creates a client; nothing connects until <see cref="StartAsync"/>.</summary>
-    /// <param name="options">Where and as whom to connect.</param>
+    /// <summary>Creates a connection; nothing connects until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">
+    /// Where and as whom to connect: <see cref="CollabClientOptions.Url"/>, <see cref="CollabClientOptions.Name"/>,
+    /// <see cref="CollabClientOptions.AccessTokenProvider"/>, <see cref="CollabClientOptions.Headers"/>,
+    /// <see cref="CollabClientOptions.ConfigureTransport"/> and <see cref="CollabClientOptions.LoggerFactory"/>; the other
+    /// options concern <see cref="CollabClient"/> only.
+    /// </param>
     /// <exception cref="ArgumentException">The options have no absolute <see cref="CollabClientOptions.Url"/>.</exception>
-    public CollabClient(CollabClientOptions options)
+    public CollabConnection(CollabClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Url is not { IsAbsoluteUri: true } url)
@@ -53,7 +52,7 @@ public sealed class CollabClient : IAsyncDisposable
         {
             // Room for the largest answer a server sends (Join/Sync pages are bounded by its MaxPageBytes, 1 MiB
             // of JSON by default, which escaping can grow).
-            transport.MaxReceiveBufferBytes = DefaultMaxReceiveBytes;
+            transport.MaxReceiveBufferBytes = CollabClient.DefaultMaxReceiveBytes;
             transport.AccessTokenProvider = options.AccessTokenProvider;
             foreach (var (header, value) in options.Headers)
             {
@@ -70,6 +69,7 @@ public sealed class CollabClient : IAsyncDisposable
         _connection.On<string, Message>(HubEvents.Posted, (roomId, message) => Posted?.Invoke(roomId, message));
         _connection.On<string, SignalEvent>(HubEvents.Signaled, (roomId, signal) => Signaled?.Invoke(roomId, signal));
         _connection.On<string, PresenceEntry[]>(HubEvents.PresenceChanged, (roomId, presence) => PresenceChanged?.Invoke(roomId, presence));
+        _connection.On<string, AccessChange>(HubEvents.AccessChanged, (roomId, change) => AccessChanged?.Invoke(roomId, change));
         _connection.Closed += error =>
         {
             Closed?.Invoke(error);
@@ -89,17 +89,23 @@ public sealed class CollabClient : IAsyncDisposable
     /// <summary>A joined room's members changed: <c>(roomId, presence)</c>.</summary>
     public event Action<string, IReadOnlyList<PresenceEntry>>? PresenceChanged;
 
+    /// <summary>
+    /// This connection's role in a joined room changed: <c>(roomId, change)</c>. A role of <see cref="RoomRoles.None"/>
+    /// means the server took the connection out of the room.
+    /// </summary>
+    public event Action<string, AccessChange>? AccessChanged;
+
     /// <summary>The connection ended; the argument is the error, or null after <see cref="StopAsync"/>.</summary>
     public event Action<Exception?>? Closed;
 
-    /// <summary>Whether the client is connected now.</summary>
+    /// <summary>Whether the connection is up now.</summary>
     public bool IsConnected => _connection.State == HubConnectionState.Connected;
 
     /// <summary>Connects and completes the SignalR handshake.</summary>
     /// <param name="cancellationToken">Cancels the attempt.</param>
     public Task StartAsync(CancellationToken cancellationToken = default) => _connection.StartAsync(cancellationToken);
 
-    /// <summary>Closes the connection cleanly.</summary>
+    /// <summary>Closes the connection cleanly; <see cref="Closed"/> follows with a null error.</summary>
     /// <param name="cancellationToken">Cancels the wait for a clean close.</param>
     public Task StopAsync(CancellationToken cancellationToken = default) => _connection.StopAsync(cancellationToken);
 
@@ -201,13 +207,13 @@ public sealed class CollabClient : IAsyncDisposable
         }
     }
 
-    private static CollabHubException ToCollabException(HubException ex)
+    internal static CollabHubException ToCollabException(HubException ex)
     {
         var (code, text) = ErrorCodes.Split(ex.Message);
         return new CollabHubException(code ?? "unknown", text, ex);
     }
 
-    private static string AppendQuery(string query, string name, string value)
+    internal static string AppendQuery(string query, string name, string value)
     {
         var pair = $"{Uri.EscapeDataString(name)}={Uri.EscapeDataString(value)}";
         return string.IsNullOrEmpty(query) || query == "?" ? pair : $"{query.TrimStart('?')}&{pair}";

@@ -15,7 +15,7 @@ public sealed class PersistenceTests
 
         await using (var server = await HubServerProcess.StartAsync(db))
         {
-            await using var client = await TestClients.ConnectAsync(server.HubUrl, "ada");
+            await using var client = await TestClients.OpenConnectionAsync(server.HubUrl, "ada");
             await client.JoinAsync(room).Within();
             await client.SetAsync(room, "title", "before restart").Within();
             await client.PostAsync(room, "hello").Within();
@@ -25,7 +25,7 @@ public sealed class PersistenceTests
 
         await using (var server = await HubServerProcess.StartAsync(db))
         {
-            await using var client = await TestClients.ConnectAsync(server.HubUrl, "bob");
+            await using var client = await TestClients.OpenConnectionAsync(server.HubUrl, "bob");
             var joined = await client.JoinAsync(room).Within();
             Assert.Equal(4, joined.Seq);
             Assert.Equal("before restart", joined.Entries.Single().Value!.Value.GetString());
@@ -43,12 +43,12 @@ public sealed class PersistenceTests
         var room = TestClients.NewRoom();
         await using var first = await HubServerProcess.StartAsync(db);
         await using var second = await HubServerProcess.StartAsync(db);
-        var clients = new List<CollabClient>();
+        var clients = new List<CollabConnection>();
         try
         {
             for (var i = 0; i < 4; i++)
             {
-                var client = await TestClients.ConnectAsync((i % 2 == 0 ? first : second).HubUrl, $"user{i}");
+                var client = await TestClients.OpenConnectionAsync((i % 2 == 0 ? first : second).HubUrl, $"user{i}");
                 await client.JoinAsync(room).Within();
                 clients.Add(client);
             }
@@ -87,7 +87,7 @@ public sealed class PersistenceTests
             ["CollabHub:Store:TombstoneRetention"] = "00:00:01",
             ["CollabHub:Store:PurgeInterval"] = "00:00:01",
         });
-        await using var client = await TestClients.ConnectAsync(server.HubUrl, "ada");
+        await using var client = await TestClients.OpenConnectionAsync(server.HubUrl, "ada");
         var room = TestClients.NewRoom();
         await client.JoinAsync(room).Within();
         await client.SetAsync(room, "keep", 1).Within();
@@ -116,7 +116,7 @@ public sealed class PersistenceTests
     {
         using var folder = new TempDirectory();
         await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), environment: "Production");
-        await using var client = new CollabClient(new CollabClientOptions { Url = server.HubUrl, Name = "ada" });
+        await using var client = new CollabConnection(new CollabClientOptions { Url = server.HubUrl, Name = "ada" });
 
         var error = await Assert.ThrowsAsync<Client.Transport.WebSocketConnectException>(() => client.StartAsync().Within());
         Assert.Equal(401, error.HttpStatusCode);

@@ -21,7 +21,7 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
     }
 
     /// <summary>A joined client, and a check that the room's seq has not moved.</summary>
-    private async Task<(CollabClient Client, string Room)> JoinedAsync()
+    private async Task<(CollabConnection Client, string Room)> JoinedAsync()
     {
         var client = await fixture.ConnectAsync("val");
         var room = TestClients.NewRoom();
@@ -29,7 +29,7 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
         return (client, room);
     }
 
-    private static async Task AssertNothingStoredAsync(CollabClient client, string room)
+    private static async Task AssertNothingStoredAsync(CollabConnection client, string room)
     {
         var sync = await client.SyncAsync(room, 0).Within();
         Assert.Equal(0, sync.Seq);

@@ -7,15 +7,16 @@ namespace CollabHub.Tests.Infrastructure;
 
 /// <summary>
 /// A real Hub.Server (Kestrel) as a child process on a free loopback port, with settings passed as environment
-/// variables. Its output is kept, and shown when it fails to start.
+/// variables. Its output is kept (across restarts), and shown when it fails to start. <see cref="RestartAsync"/>
+/// starts it again on the same port.
 /// </summary>
 internal sealed partial class HubServerProcess : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
-    private readonly Process _process;
+    private Process _process;
     private readonly StringBuilder _output = new();
-    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private HubServerProcess(Process process)
     {
@@ -61,13 +62,7 @@ internal sealed partial class HubServerProcess : IAsyncDisposable
         }
 
         var server = new HubServerProcess(new Process { StartInfo = start, EnableRaisingEvents = true });
-        server._process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
-        server._process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
-        server._process.Exited += (_, _) => server._listening.TrySetException(
-            new InvalidOperationException($"Hub.Server exited with code {server._process.ExitCode} before listening:\n{server.Output}"));
-        server._process.Start();
-        server._process.BeginOutputReadLine();
-        server._process.BeginErrorReadLine();
+        server.Launch();
         try
         {
             server.BaseUrl = await server._listening.Task.WaitAsync(StartTimeout);
@@ -78,6 +73,52 @@ internal sealed partial class HubServerProcess : IAsyncDisposable
             throw new TimeoutException($"Hub.Server did not listen within {StartTimeout}:\n{server.Output}");
         }
         return server;
+    }
+
+    /// <summary>Starts <see cref="_process"/>, with a fresh <see cref="_listening"/>.</summary>
+    private void Launch()
+    {
+        var process = _process;
+        var listening = _listening;
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        process.Exited += (_, _) => listening.TrySetException(
+            new InvalidOperationException($"Hub.Server exited with code {process.ExitCode} before listening:\n{Output}"));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>
+    /// Stops the server (SIGTERM) if it runs, then starts it again with the same settings on the same port, so clients
+    /// can reconnect to the URL they had. Retries for a while if the port is not free yet.
+    /// </summary>
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        var start = _process.StartInfo;
+        start.ArgumentList[2] = BaseUrl.GetLeftPart(UriPartial.Authority);
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (true)
+        {
+            _process.Dispose();
+            _process = new Process { StartInfo = start, EnableRaisingEvents = true };
+            _listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Launch();
+            try
+            {
+                var url = await _listening.Task.WaitAsync(StartTimeout);
+                if (url.Port != BaseUrl.Port)
+                {
+                    throw new InvalidOperationException($"Hub.Server restarted on {url} instead of {BaseUrl}.");
+                }
+                return;
+            }
+            catch (InvalidOperationException) when (_process.HasExited && DateTime.UtcNow < deadline && Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                await Task.Delay(250);
+            }
+        }
     }
 
     private void OnLine(string? line)

@@ -23,8 +23,8 @@ public sealed class ServerFixture : IAsyncLifetime
         _folder.Dispose();
     }
 
-    /// <summary>A started client connected as <paramref name="name"/>.</summary>
-    public Task<CollabClient> ConnectAsync(string name) => TestClients.ConnectAsync(Server.HubUrl, name);
+    /// <summary>A started connection (<see cref="CollabConnection"/>: the wire contract as is) as <paramref name="name"/>.</summary>
+    public Task<CollabConnection> ConnectAsync(string name) => TestClients.OpenConnectionAsync(Server.HubUrl, name);
 }
 
 /// <summary>Settings the shared test servers run with: small limits, so limits are cheap to reach.</summary>

@@ -8,15 +8,39 @@ internal static class TestClients
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
+    /// <summary>A started <see cref="CollabClient"/> (the SDK: reconnect, replicas, write queue) connected as <paramref name="name"/>.</summary>
     public static async Task<CollabClient> ConnectAsync(Uri hubUrl, string name)
     {
         var client = new CollabClient(new CollabClientOptions { Url = hubUrl, Name = name });
-        await client.StartAsync().WaitAsync(Timeout);
+        try
+        {
+            await client.StartAsync().WaitAsync(Timeout);
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
         return client;
     }
 
+    /// <summary>One started <see cref="CollabConnection"/> (the wire contract as is: no reconnect, no queue) as <paramref name="name"/>.</summary>
+    public static async Task<CollabConnection> OpenConnectionAsync(Uri hubUrl, string name)
+    {
+        var connection = new CollabConnection(new CollabClientOptions { Url = hubUrl, Name = name });
+        await connection.StartAsync().WaitAsync(Timeout);
+        return connection;
+    }
+
     /// <summary>Syncs from 0 page by page: the room as the store has it (latest entry per key, every message).</summary>
-    public static async Task<(long Seq, Dictionary<string, Entry> Entries, List<Message> Messages)> SyncAllAsync(this CollabClient client, string roomId)
+    public static Task<(long Seq, Dictionary<string, Entry> Entries, List<Message> Messages)> SyncAllAsync(this CollabConnection connection, string roomId) =>
+        SyncAllAsync((since, ct) => connection.SyncAsync(roomId, since, cancellationToken: ct));
+
+    /// <summary>Syncs from 0 page by page through a client's current connection, without touching its replica.</summary>
+    public static Task<(long Seq, Dictionary<string, Entry> Entries, List<Message> Messages)> SyncAllAsync(this CollabClient client, string roomId) =>
+        SyncAllAsync((since, ct) => client.SyncAsync(roomId, since, cancellationToken: ct));
+
+    private static async Task<(long Seq, Dictionary<string, Entry> Entries, List<Message> Messages)> SyncAllAsync(Func<long, CancellationToken, Task<SyncResult>> sync)
     {
         var entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
         var messages = new List<Message>();
@@ -24,7 +48,7 @@ internal static class TestClients
         SyncResult page;
         do
         {
-            page = await client.SyncAsync(roomId, since).Within();
+            page = await sync(since, CancellationToken.None).Within();
             foreach (var entry in page.Entries)
             {
                 entries[entry.Key] = entry;
@@ -50,7 +74,25 @@ internal sealed class EventLog
     private readonly ConcurrentQueue<(string Kind, string RoomId, object Payload)> _events = new();
     private readonly SemaphoreSlim _arrived = new(0);
 
+    /// <summary>
+    /// Records a <see cref="CollabClient"/>'s events: the confirmed entries its rooms' views show (changes from the server
+    /// that leave the key present), the messages, signals and presence lists.
+    /// </summary>
     public EventLog(CollabClient client)
+    {
+        client.Changed += (room, change) =>
+        {
+            if (change is { Origin: ChangeOrigin.Server, Entry: { } entry })
+            {
+                Add("changed", room.RoomId, entry);
+            }
+        };
+        client.Posted += (room, message) => Add("posted", room.RoomId, message);
+        client.Signaled += (room, signal) => Add("signaled", room.RoomId, signal);
+        client.PresenceChanged += (room, presence) => Add("presence", room.RoomId, presence);
+    }
+
+    public EventLog(CollabConnection client)
     {
         client.Changed += (room, entry) => Add("changed", room, entry);
         client.Posted += (room, message) => Add("posted", room, message);

@@ -13,7 +13,7 @@ public sealed class ClusterTests : IAsyncLifetime
 {
     private readonly TempDirectory _folder = new();
     private readonly List<HubServerProcess> _servers = [];
-    private readonly List<CollabClient> _clients = [];
+    private readonly List<CollabConnection> _clients = [];
     private RedisServerProcess _redis = null!;
 
     public async Task InitializeAsync() => _redis = await RedisServerProcess.StartAsync();
@@ -50,9 +50,9 @@ public sealed class ClusterTests : IAsyncLifetime
         return server;
     }
 
-    private async Task<CollabClient> ConnectAsync(HubServerProcess server, string name)
+    private async Task<CollabConnection> ConnectAsync(HubServerProcess server, string name)
     {
-        var client = await TestClients.ConnectAsync(server.HubUrl, name);
+        var client = await TestClients.OpenConnectionAsync(server.HubUrl, name);
         _clients.Add(client);
         return client;
     }

@@ -1,0 +1,456 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using CollabHub.Client.Internal;
+using CollabHub.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CollabHub.Client;
+
+/// <summary>
+/// The .NET client SDK of CollabHub: it stays connected (reconnecting with backoff), keeps a replica of every room it
+/// has joined (<see cref="CollabRoom"/>), and sends writes through one ordered, bounded, optionally persisted queue,
+/// so that nothing is lost and nothing is applied twice. It follows docs/protocol.md, "Client behaviour".
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Connecting.</b> <see cref="StartAsync"/> starts a loop that connects, and reconnects after every drop, with
+/// exponential backoff and full jitter (<see cref="CollabClientOptions.ReconnectMinDelay"/> doubling up to
+/// <see cref="CollabClientOptions.ReconnectMaxDelay"/>), forever unless
+/// <see cref="CollabClientOptions.ReconnectMaxAttempts"/> caps it. Failed first attempts are retried the same way.
+/// After every connect, the client joins every open room with <c>sinceSeq</c> = the replica's seq, and sends each
+/// room's queued writes once the room is joined. <see cref="State"/> and <see cref="StateChanged"/> show where it stands.
+/// </para>
+/// <para>
+/// <b>Rooms.</b> <see cref="OpenRoom"/> returns a room's replica at once, even offline or before the start; it fills
+/// when the client is connected. <see cref="JoinAsync"/> does the same and waits until the replica is caught up.
+/// </para>
+/// <para>
+/// <b>Writes.</b> Each write gets a mutation id (a random GUID unless the app gives one) and keeps it for every resend.
+/// Writes are sent in the order they were made, several at a time, except that two writes of one key (or two posts to
+/// one room) are never in flight together, so a retried write can not land after a later one of the same key. A write
+/// waits in the queue while the client is disconnected; it is sent again after a lost connection, and after a
+/// temporary refusal (<c>overloaded</c>, <c>unavailable</c>, <c>rate_limited</c>) with backoff. Its task completes
+/// with the server's answer, or fails with a permanent refusal. <see cref="PendingWrites"/> counts the writes without an
+/// answer.
+/// </para>
+/// </remarks>
+/// <example>
+/// <code>
+/// await using var client = new CollabClient(new CollabClientOptions { Url = new("http://localhost:5000/hubs/collab"), Name = "ada" });
+/// await client.StartAsync();
+/// var room = await client.JoinAsync("demo");
+/// room.Changed += change => Console.WriteLine($"{change.Key} = {change.Entry?.Value}");
+/// var result = await room.SetAsync("title", "Planning");
+/// </code>
+/// </example>
+public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
+{
+    /// <summary>The largest single message the client accepts unless <see cref="CollabClientOptions.ConfigureTransport"/> says otherwise: 8 MiB.</summary>
+    public const int DefaultMaxReceiveBytes = 8 * 1024 * 1024;
+
+
+    /// <summary>How many writes may be in flight on one connection at once.</summary>
+    private const int MaxInFlight = 128;
+
+    /// <summary>A connection that ends sooner than this after its start does not reset the backoff (no reconnect storm against a failing server).</summary>
+    private static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(5);
+
+    private readonly CollabClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly Notifier _notifier;
+    private readonly Backoff _backoff;
+    private readonly QueueFile? _file;
+
+    // Client state: rooms, the current session, the run. Lock order: _gate, then _queueGate, then a room's lock.
+    private readonly object _gate = new();
+    private readonly Dictionary<string, CollabRoom> _rooms = new(StringComparer.Ordinal);
+    private volatile Session? _session;
+    private CollabClientState _state = CollabClientState.Disconnected;
+    private CancellationTokenSource? _stop;
+    private Task? _run;
+    private TaskCompletionSource? _connected;
+    private TaskCompletionSource? _runEnded;
+    private long _epoch;
+    private bool _disposed;
+
+    // The write queue.
+    private readonly object _queueGate = new();
+    private readonly LinkedList<QueuedWrite> _queue = new();
+    private readonly Dictionary<CollabRoom, int> _queuedPerRoom = [];
+    private long _nextWriteId;
+    private bool _pumping;
+    private bool _pumpAgain;
+    private long _retryPumpAt = long.MaxValue;
+
+    // Saving the queue file: coalesced, one save at a time.
+    private readonly object _saveGate = new();
+    private readonly object _fileGate = new();
+    private bool _saveDirty;
+    private bool _saveRunning;
+    private bool _fileClosed;
+
+    /// <summary>
+    /// Creates a client. Nothing connects until <see cref="StartAsync"/>; with
+    /// <see cref="CollabClientOptions.OfflineQueuePath"/>, the writes a previous run left there are loaded now (and
+    /// their rooms opened for them).
+    /// </summary>
+    /// <param name="options">Where and as whom to connect, and how to behave. Read once, here.</param>
+    /// <exception cref="ArgumentException">The options are invalid (for example, no absolute <see cref="CollabClientOptions.Url"/>).</exception>
+    /// <exception cref="InvalidOperationException">Another client holds the offline queue file.</exception>
+    /// <exception cref="InvalidDataException">The offline queue file is not one this client can read.</exception>
+    public CollabClient(CollabClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException(ex.Message, nameof(options));
+        }
+        _options = options;
+        _logger = options.LoggerFactory?.CreateLogger<CollabClient>() ?? NullLogger<CollabClient>.Instance;
+        _notifier = new Notifier(_logger);
+        _backoff = new Backoff(options.ReconnectMinDelay, options.ReconnectMaxDelay);
+        if (options.OfflineQueuePath is { } path)
+        {
+            _file = new QueueFile(path);
+            try
+            {
+                LoadQueue(_file.Load());
+            }
+            catch
+            {
+                _file.Dispose();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Where the connection stands now.</summary>
+    public CollabClientState State
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>Whether the client is connected now (<see cref="State"/> is <see cref="CollabClientState.Connected"/>).</summary>
+    public bool IsConnected => State == CollabClientState.Connected;
+
+    /// <summary>The state changed. Raised one at a time, in order, like the rooms' events.</summary>
+    public event Action<CollabStateChange>? StateChanged;
+
+    /// <summary>How many writes have no answer yet, queued or in flight.</summary>
+    public int PendingWrites
+    {
+        get
+        {
+            lock (_queueGate)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
+    /// <summary><see cref="PendingWrites"/> changed; the argument is the new count.</summary>
+    public event Action<int>? PendingWritesChanged;
+
+    /// <summary>An entry of an open room's view changed: <c>(room, change)</c>, right after the room's own <see cref="CollabRoom.Changed"/>.</summary>
+    public event Action<CollabRoom, EntryChange>? Changed;
+
+    /// <summary>A message reached an open room's replica: <c>(room, message)</c>, right after <see cref="CollabRoom.Posted"/>.</summary>
+    public event Action<CollabRoom, Message>? Posted;
+
+    /// <summary>An open room's members changed: <c>(room, presence)</c>, right after <see cref="CollabRoom.PresenceChanged"/>.</summary>
+    public event Action<CollabRoom, IReadOnlyList<PresenceEntry>>? PresenceChanged;
+
+    /// <summary>Another connection in an open room sent a signal: <c>(room, signal)</c>, right after <see cref="CollabRoom.Signaled"/>.</summary>
+    public event Action<CollabRoom, SignalEvent>? Signaled;
+
+    /// <summary>The open rooms.</summary>
+    public IReadOnlyCollection<CollabRoom> Rooms
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _rooms.Values];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts connecting, in the background, and returns at once; the client keeps trying (see <see cref="State"/>).
+    /// Does nothing when it is already started.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The client was disposed.</exception>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_run is not null)
+            {
+                return;
+            }
+            _stop?.Dispose();
+            _stop = new CancellationTokenSource();
+            _connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _runEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            SetState(CollabClientState.Connecting, null);
+            var stop = _stop.Token;
+            var connected = _connected;
+            var ended = _runEnded;
+            _run = Task.Run(() => RunAsync(stop, connected, ended));
+        }
+        _notifier.Drain();
+    }
+
+    /// <summary>
+    /// Starts connecting (see <see cref="Start"/>) and waits until the client is connected, through failed attempts,
+    /// for as long as the retry policy allows. Completes at once when the client has connected since it was started.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait only: the client keeps trying until <see cref="StopAsync"/>.</param>
+    /// <exception cref="ObjectDisposedException">The client was disposed.</exception>
+    /// <exception cref="OperationCanceledException">The client was stopped before it connected.</exception>
+    /// <exception cref="Exception">The last attempt's error, when <see cref="CollabClientOptions.ReconnectMaxAttempts"/> ran out.</exception>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        Start();
+        Task connected;
+        lock (_gate)
+        {
+            connected = _connected!.Task;
+        }
+        await connected.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stops the client: closes the connection and stops reconnecting; <see cref="State"/> becomes
+    /// <see cref="CollabClientState.Disconnected"/>. Unanswered writes stay queued (and in the queue file) and their
+    /// tasks keep waiting: a later <see cref="StartAsync"/> sends them. Rooms stay open.
+    /// </summary>
+    /// <param name="cancellationToken">Unused; the stop does not wait for the server.</param>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        Task? run;
+        lock (_gate)
+        {
+            run = _run;
+            _stop?.Cancel();
+        }
+        if (run is not null)
+        {
+            await run.ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (ReferenceEquals(_run, run))
+                {
+                    _run = null;
+                    _stop?.Dispose();
+                    _stop = null;
+                }
+            }
+        }
+        SaveQueueNow();
+    }
+
+    /// <summary>
+    /// Opens a room and returns its replica at once: the room is joined now when the client is connected, otherwise
+    /// as soon as it is. Writes to it may be made right away; they are queued until the room is joined. Opening a room
+    /// that is open returns the same replica (and calls off a leave in progress).
+    /// </summary>
+    /// <param name="roomId">The room id: 1 or more of <c>A-Z a-z 0-9 . _ ~ -</c>, starting with a letter or digit.</param>
+    /// <exception cref="CollabHubException"><c>invalid_room</c>: the id breaks the pattern.</exception>
+    /// <exception cref="ObjectDisposedException">The client was disposed.</exception>
+    public CollabRoom OpenRoom(string roomId)
+    {
+        ArgumentNullException.ThrowIfNull(roomId);
+        if (!RoomIdPattern().IsMatch(roomId))
+        {
+            throw new CollabHubException(ErrorCodes.InvalidRoom, $"{ErrorCodes.InvalidRoom}: roomId must match ^[A-Za-z0-9][A-Za-z0-9._~-]*$");
+        }
+        CollabRoom room;
+        Session? session;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_rooms.TryGetValue(roomId, out var open))
+            {
+                open.CancelLeave();
+                return open;
+            }
+            room = new CollabRoom(this, roomId);
+            _rooms[roomId] = room;
+            session = _session;
+        }
+        if (session is { IsClosed: false })
+        {
+            room.Attach(session);
+        }
+        return room;
+    }
+
+    /// <summary>
+    /// Opens a room (see <see cref="OpenRoom"/>) and waits until its replica is joined and caught up, through
+    /// reconnects. Returns at once for a room that was caught up before.
+    /// </summary>
+    /// <param name="roomId">The room id.</param>
+    /// <param name="cancellationToken">Cancels the wait only: the room stays open.</param>
+    /// <exception cref="CollabHubException">
+    /// <c>invalid_room</c> at once; or the server refused the room for good (<c>invalid_room</c>, <c>too_many_rooms</c>),
+    /// which closes it.
+    /// </exception>
+    /// <exception cref="InvalidOperationException">The client is not started, or stopped before the room was joined.</exception>
+    /// <exception cref="OperationCanceledException">The room was left before it was joined.</exception>
+    public async Task<CollabRoom> JoinAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        var room = OpenRoom(roomId);
+        Task ended;
+        lock (_gate)
+        {
+            if (_run is null || _runEnded is null)
+            {
+                throw new InvalidOperationException("The client is not started: call StartAsync first, or use OpenRoom, which joins when the client connects.");
+            }
+            ended = _runEnded.Task;
+        }
+        var first = await Task.WhenAny(room.Synced, ended).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (first == room.Synced || room.Synced.IsCompleted)
+        {
+            await room.Synced.ConfigureAwait(false);
+            return room;
+        }
+        throw new InvalidOperationException($"The client stopped before room {roomId} was joined.");
+    }
+
+    /// <summary>The open room with this id, or null.</summary>
+    /// <param name="roomId">The room id.</param>
+    public CollabRoom? GetRoom(string roomId)
+    {
+        lock (_gate)
+        {
+            return _rooms.GetValueOrDefault(roomId);
+        }
+    }
+
+    /// <summary>Sets a key of an open room; see <see cref="CollabRoom.SetAsync(string, JsonElement, WriteOptions?, CancellationToken)"/>.</summary>
+    /// <param name="roomId">An open room.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="value">Any JSON value.</param>
+    /// <param name="options">An expected version and, if the app wants its own, a mutation id.</param>
+    /// <param name="cancellationToken">Cancels the wait only: the write stays queued.</param>
+    /// <exception cref="CollabHubException"><c>not_joined</c> when the room is not open, and as for the room's method.</exception>
+    public Task<WriteResult> SetAsync(string roomId, string key, JsonElement value, WriteOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenRoomOrThrow(roomId).SetAsync(key, value, options, cancellationToken);
+
+    /// <summary>Sets a key of an open room to a value serialized as JSON (camelCase); see <see cref="CollabRoom.SetAsync{T}"/>.</summary>
+    /// <typeparam name="T">The value's type.</typeparam>
+    /// <param name="roomId">An open room.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="options">An expected version and, if the app wants its own, a mutation id.</param>
+    /// <param name="cancellationToken">Cancels the wait only: the write stays queued.</param>
+    /// <exception cref="CollabHubException"><c>not_joined</c> when the room is not open, and as for the room's method.</exception>
+    public Task<WriteResult> SetAsync<T>(string roomId, string key, T value, WriteOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenRoomOrThrow(roomId).SetAsync(key, value, options, cancellationToken);
+
+    /// <summary>Deletes a key of an open room; see <see cref="CollabRoom.DeleteAsync"/>.</summary>
+    /// <param name="roomId">An open room.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="options">An expected version and, if the app wants its own, a mutation id.</param>
+    /// <param name="cancellationToken">Cancels the wait only: the delete stays queued.</param>
+    /// <exception cref="CollabHubException"><c>not_joined</c> when the room is not open, and as for the room's method.</exception>
+    public Task<WriteResult> DeleteAsync(string roomId, string key, WriteOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenRoomOrThrow(roomId).DeleteAsync(key, options, cancellationToken);
+
+    /// <summary>Posts a message with a JSON body to an open room; see <see cref="CollabRoom.PostAsync(JsonElement, string?, CancellationToken)"/>.</summary>
+    /// <param name="roomId">An open room.</param>
+    /// <param name="body">Any JSON value.</param>
+    /// <param name="mutationId">The app's own mutation id; the client makes one when null.</param>
+    /// <param name="cancellationToken">Cancels the wait only: the post stays queued.</param>
+    /// <exception cref="CollabHubException"><c>not_joined</c> when the room is not open, and as for the room's method.</exception>
+    public Task<PostResult> PostAsync(string roomId, JsonElement body, string? mutationId = null, CancellationToken cancellationToken = default) =>
+        OpenRoomOrThrow(roomId).PostAsync(body, mutationId, cancellationToken);
+
+    /// <summary>Posts a text message to an open room; see <see cref="CollabRoom.PostAsync(string, string?, CancellationToken)"/>.</summary>
+    /// <param name="roomId">An open room.</param>
+    /// <param name="text">The text, sent as a JSON string.</param>
+    /// <param name="mutationId">The app's own mutation id; the client makes one when null.</param>
+    /// <param name="cancellationToken">Cancels the wait only: the post stays queued.</param>
+    /// <exception cref="CollabHubException"><c>not_joined</c> when the room is not open, and as for the room's method.</exception>
+    public Task<PostResult> PostAsync(string roomId, string text, string? mutationId = null, CancellationToken cancellationToken = default) =>
+        OpenRoomOrThrow(roomId).PostAsync(text, mutationId, cancellationToken);
+
+    /// <summary>
+    /// Asks the server, on the current connection, what changed in a room after <paramref name="sinceSeq"/>, without
+    /// touching the replica: for diagnostics and checks (compare a replica with the store). Not queued, not retried.
+    /// </summary>
+    /// <param name="roomId">A room joined on the current connection.</param>
+    /// <param name="sinceSeq">The position to start after.</param>
+    /// <param name="limit">At most this many items; the server's page size when null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="InvalidOperationException">The client is not connected.</exception>
+    /// <exception cref="CollabHubException">The server refused it, e.g. <c>not_joined</c> while the room is being joined again.</exception>
+    public Task<SyncResult> SyncAsync(string roomId, long sinceSeq, int? limit = null, CancellationToken cancellationToken = default)
+    {
+        var session = _session;
+        if (session is null || session.IsClosed)
+        {
+            throw new InvalidOperationException("The client is not connected.");
+        }
+        return session.Connection.SyncAsync(roomId, sinceSeq, limit, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stops the client (see <see cref="StopAsync"/>), saves the queue file, and fails the tasks of unanswered writes
+    /// with <see cref="ObjectDisposedException"/>: those writes may still be applied, by a later client with the same
+    /// <see cref="CollabClientOptions.OfflineQueuePath"/>, or not at all without one.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+        }
+        await StopAsync().ConfigureAwait(false);
+        lock (_fileGate)
+        {
+            _fileClosed = true;
+            _file?.Dispose();
+        }
+        List<QueuedWrite> unanswered;
+        lock (_queueGate)
+        {
+            unanswered = [.. _queue];
+        }
+        var disposed = new ObjectDisposedException(nameof(CollabClient), "The client was disposed before the write was answered; it may still be applied.");
+        foreach (var write in unanswered)
+        {
+            write.WriteDone?.TrySetException(disposed);
+            write.PostDone?.TrySetException(disposed);
+        }
+        foreach (var room in Rooms)
+        {
+            room.TryClose(disposed, out _);
+        }
+        _notifier.Drain();
+    }
+
+    private CollabRoom OpenRoomOrThrow(string roomId) =>
+        GetRoom(roomId) ?? throw new CollabHubException(ErrorCodes.NotJoined, $"{ErrorCodes.NotJoined}: room {roomId} is not open in this client; call OpenRoom or JoinAsync first");
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._~-]*$", RegexOptions.CultureInvariant)]
+    private static partial Regex RoomIdPattern();
+}

@@ -1,0 +1,66 @@
+using System.Text.Json;
+using CollabHub.Protocol;
+
+namespace CollabHub.Client.Internal;
+
+internal enum WriteKind
+{
+    Set,
+    Delete,
+    Post,
+}
+
+/// <summary>One write in a client's queue, from the app's call until its answer. Mutable fields are guarded by the client's queue lock.</summary>
+internal sealed class QueuedWrite
+{
+    /// <summary>Given when the write is queued; orders the queue and names its pending value in the room's view.</summary>
+    public long Id { get; set; }
+
+    public required WriteKind Kind { get; init; }
+
+    public required CollabRoom Room { get; init; }
+
+    public required string MutationId { get; init; }
+
+    /// <summary>The key of a set or delete; null for a post.</summary>
+    public string? Key { get; init; }
+
+    /// <summary>The value of a set or the body of a post; null for a delete.</summary>
+    public JsonElement? Value { get; init; }
+
+    public long? ExpectedVersion { get; init; }
+
+    /// <summary>The app's wait for a set or delete; null for a write loaded from the offline queue.</summary>
+    public TaskCompletionSource<WriteResult>? WriteDone { get; init; }
+
+    /// <summary>The app's wait for a post; null for a write loaded from the offline queue.</summary>
+    public TaskCompletionSource<PostResult>? PostDone { get; init; }
+
+    /// <summary>Writes with one gate are never in flight together, so they apply in the order they were made even when one is retried.</summary>
+    public string Gate => Kind == WriteKind.Post ? $"{Room.RoomId}\npost" : $"{Room.RoomId}\nkey\n{Key}";
+
+    public bool Silent => WriteDone is null && PostDone is null;
+
+    /// <summary>Its place in the queue while it is queued; null once it was answered.</summary>
+    public LinkedListNode<QueuedWrite>? Node { get; set; }
+
+    /// <summary>The session it was sent on and awaits an answer from; null when it waits to be sent.</summary>
+    public Session? InFlight { get; set; }
+
+    /// <summary>Temporary refusals in a row.</summary>
+    public int Refusals { get; set; }
+
+    /// <summary>Not to be sent before this <see cref="Environment.TickCount64"/>.</summary>
+    public long RetryAt { get; set; }
+
+    public PersistedWrite ToPersisted() => new(
+        MutationId,
+        Kind.ToString().ToLowerInvariant(),
+        Room.RoomId,
+        Key,
+        Value?.GetRawText(),
+        ExpectedVersion);
+}
+
+/// <summary>A write as the offline queue file keeps it. <see cref="Value"/> is the raw JSON text (JSON null included).</summary>
+internal sealed record PersistedWrite(string MutationId, string Kind, string RoomId, string? Key, string? Value, long? ExpectedVersion);

@@ -1,0 +1,169 @@
+using CollabHub.Client;
+using CollabHub.Client.Transport;
+using CollabHub.Tests.Infrastructure;
+
+namespace CollabHub.Tests.ClientSdk;
+
+/// <summary>CollabClient's connection: reconnecting to a restarted server, retrying the first connect, giving up when told to, and its states.</summary>
+public sealed class ReconnectTests
+{
+    [Fact]
+    public async Task A_client_reconnects_when_the_server_restarts_on_the_same_port_and_catches_up_on_what_it_missed()
+    {
+        using var folder = new TempDirectory();
+        // Hub.Server still accepts a WebSocket for a moment after SignalR has closed its connections at shutdown; a
+        // client that reconnects at once then holds the graceful stop for the host's whole shutdown timeout (30 s).
+        // A short one keeps the test quick either way.
+        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), new Dictionary<string, string>(TestSettings.Small)
+        {
+            ["shutdownTimeoutSeconds"] = "3",
+        });
+        await using var client = SdkTestKit.NewClient(server.HubUrl, "ada");
+        var log = new ClientLog(client);
+        var roomId = TestClients.NewRoom();
+        await client.StartAsync().Within();
+        var room = await client.JoinAsync(roomId).Within();
+        var events = new RoomEvents(room);
+        await room.SetAsync("before", 1).Within();
+
+        await server.StopAsync().Within();
+        await log.WaitForStateAsync(CollabClientState.Reconnecting);
+        Assert.False(room.IsSynced);
+        var offline = room.SetAsync("offline", 2);
+        Assert.Equal(1, client.PendingWrites);
+
+        await server.RestartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        // Another client writes as soon as the server is back: whether before or after ada's rejoin, she gets it once.
+        await using (var bob = await TestClients.OpenConnectionAsync(server.HubUrl, "bob"))
+        {
+            await bob.JoinAsync(roomId).Within();
+            for (var i = 0; i < 5; i++)
+            {
+                await bob.SetAsync(roomId, $"bob{i % 2}", i).Within();
+            }
+            await bob.PostAsync(roomId, "hello from bob").Within();
+
+            var written = await offline.Within();
+            Assert.True(written.Applied);
+            await log.WaitForStateAsync(CollabClientState.Connected, occurrence: 2);
+            await SdkTestKit.WaitUntilConvergedAsync(room, bob);
+            var store = await bob.SyncAllAsync(roomId);
+            Assert.Equal(8, store.Seq); // before, offline, 5 sets, 1 post: each once
+            Assert.Single(store.Messages);
+        }
+        Assert.Equal(0, client.PendingWrites);
+        Assert.Equal(["hello from bob"], room.Messages.Select(m => m.Body.GetString()));
+        events.AssertGaplessAndOnce();
+        // Connecting, Connected, then Reconnecting and Connected in turn (more than once when the client got in while the
+        // server was draining), never Disconnected.
+        Assert.Equal([CollabClientState.Connecting, CollabClientState.Connected, CollabClientState.Reconnecting], log.States.Take(3));
+        Assert.Equal(CollabClientState.Connected, log.States[^1]);
+        Assert.All(log.States.Skip(1).Chunk(2), pair => Assert.Equal(CollabClientState.Connected, pair[0]));
+    }
+
+    [Fact]
+    public async Task The_first_connect_is_retried_until_the_server_can_be_reached()
+    {
+        using var folder = new TempDirectory();
+        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), TestSettings.Small);
+        await using var proxy = TcpProxy.Start(server.BaseUrl);
+        proxy.Block();
+        await using var client = SdkTestKit.NewClient(proxy.Url(server.HubUrl), "ada");
+        var log = new ClientLog(client);
+
+        var started = client.StartAsync();
+        await log.WaitForStateAsync(CollabClientState.Reconnecting);
+        await SdkTestKit.WaitUntilAsync(() => proxy.Accepted >= 3, "three refused attempts");
+        Assert.False(started.IsCompleted);
+        var room = client.OpenRoom(TestClients.NewRoom());
+        var early = room.SetAsync("early", true);
+
+        proxy.Unblock();
+        await started.Within();
+
+        Assert.Equal(CollabClientState.Connected, client.State);
+        Assert.True((await early.Within()).Applied);
+        Assert.Equal([CollabClientState.Connecting, CollabClientState.Reconnecting, CollabClientState.Connected], log.States);
+        Assert.IsType<WebSocketConnectException>(log.StateChanges[1].Error);
+    }
+
+    [Fact]
+    public async Task A_capped_retry_policy_gives_up_and_StartAsync_fails_with_the_last_error()
+    {
+        using var folder = new TempDirectory();
+        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), TestSettings.Small);
+        await using var proxy = TcpProxy.Start(server.BaseUrl);
+        proxy.Block();
+        await using var client = SdkTestKit.NewClient(proxy.Url(server.HubUrl), "ada", o => o.ReconnectMaxAttempts = 3);
+        var log = new ClientLog(client);
+
+        await Assert.ThrowsAsync<WebSocketConnectException>(() => client.StartAsync().Within());
+
+        Assert.Equal(3, proxy.Accepted);
+        Assert.Equal(CollabClientState.Disconnected, client.State);
+        Assert.Equal(CollabClientState.Disconnected, log.States[^1]);
+
+        // A new start tries again.
+        proxy.Unblock();
+        await client.StartAsync().Within();
+        Assert.Equal(CollabClientState.Connected, client.State);
+    }
+
+    [Fact]
+    public async Task States_go_from_connecting_to_connected_to_reconnecting_on_a_drop_and_to_disconnected_on_stop()
+    {
+        using var folder = new TempDirectory();
+        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), TestSettings.Small);
+        await using var proxy = TcpProxy.Start(server.BaseUrl);
+        await using var client = SdkTestKit.NewClient(proxy.Url(server.HubUrl), "ada");
+        var log = new ClientLog(client);
+        Assert.Equal(CollabClientState.Disconnected, client.State);
+
+        await client.StartAsync().Within();
+        var room = await client.JoinAsync(TestClients.NewRoom()).Within();
+        Assert.True(room.IsSynced);
+        await proxy.CutAllAsync().Within();
+        await log.WaitForStateAsync(CollabClientState.Reconnecting);
+        await log.WaitForStateAsync(CollabClientState.Connected, occurrence: 2);
+        await SdkTestKit.WaitUntilAsync(() => room.IsSynced, "the room joined again");
+        await client.StopAsync().Within();
+
+        Assert.Equal(
+            [CollabClientState.Connecting, CollabClientState.Connected, CollabClientState.Reconnecting, CollabClientState.Connected, CollabClientState.Disconnected],
+            log.States);
+        Assert.NotNull(log.StateChanges[2].Error);
+        Assert.Null(log.StateChanges[4].Error);
+        Assert.False(room.IsSynced);
+        Assert.Equal(2, proxy.Accepted);
+    }
+
+    [Fact]
+    public async Task JoinAsync_waits_through_a_reconnect_and_OpenRoom_returns_a_replica_at_once_even_before_the_start()
+    {
+        using var folder = new TempDirectory();
+        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), TestSettings.Small);
+        await using var proxy = TcpProxy.Start(server.BaseUrl);
+        await using var writer = await TestClients.OpenConnectionAsync(server.HubUrl, "bob");
+        var roomId = TestClients.NewRoom();
+        await writer.JoinAsync(roomId).Within();
+        await writer.SetAsync(roomId, "title", "Planning").Within();
+        await using var client = SdkTestKit.NewClient(proxy.Url(server.HubUrl), "ada");
+
+        var opened = client.OpenRoom(roomId);
+        Assert.Equal(0, opened.Seq);
+        Assert.Empty(opened.Entries);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.JoinAsync(roomId).Within());
+
+        proxy.Block();
+        client.Start();
+        var joining = client.JoinAsync(roomId);
+        await Task.Delay(300);
+        Assert.False(joining.IsCompleted);
+        proxy.Unblock();
+
+        Assert.Same(opened, await joining.Within());
+        Assert.Equal("Planning", opened.Text("title"));
+        Assert.Equal(1, opened.Seq);
+        Assert.Same(opened, await client.JoinAsync(roomId).Within());
+    }
+}
