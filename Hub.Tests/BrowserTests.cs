@@ -58,50 +58,9 @@ public sealed class BrowserTests(ITestOutputHelper output)
         return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
     }
 
-    private sealed record NodeResult(int ExitCode, string StdOut, string StdErr);
-
     private static async Task<NodeResult> RunNodeAsync(string script, params string[] arguments)
     {
-        var start = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = BrowserFolder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        start.ArgumentList.Add(script);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        start.Environment["CHROMIUM_PATH"] = ChromiumPath;
-
-        using var process = new Process { StartInfo = start };
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception ex)
-        {
-            Assert.Fail($"`node` could not be started ({ex.Message}); node.js runs the browser tests. {HowToFix}");
-        }
-
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(ScriptTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            Assert.Fail($"node {script} did not finish within {ScriptTimeout.TotalSeconds} s and was killed.\n"
-                + $"--- stdout ---\n{await stdout}\n--- stderr ---\n{await stderr}");
-        }
-        return new NodeResult(process.ExitCode, await stdout, await stderr);
+        return await NodeScript.RunAsync(BrowserFolder, [script, .. arguments], ScriptTimeout, HowToFix,
+            new Dictionary<string, string> { ["CHROMIUM_PATH"] = ChromiumPath });
     }
 }

@@ -26,8 +26,6 @@ public sealed class JsClientTests(ServerFixture fixture) : IClassFixture<ServerF
         Assert.True(summary.StartsWith("{\"ok\":true", StringComparison.Ordinal), $"node join-set-changed.mjs exited with 0 but its last line is not an ok summary.\n{output}");
     }
 
-    private sealed record NodeResult(int ExitCode, string StdOut, string StdErr);
-
     private static async Task<NodeResult> RunNodeAsync(string script, params string[] arguments)
     {
         const string howToFix = "Run ./test.sh at the repository root (it installs node and runs `npm ci`), or do it by hand: "
@@ -35,45 +33,6 @@ public sealed class JsClientTests(ServerFixture fixture) : IClassFixture<ServerF
         var signalRPackage = Path.Combine(JsFolder, "node_modules", "@microsoft", "signalr", "package.json");
         Assert.True(File.Exists(signalRPackage), $"The @microsoft/signalr npm package is not installed in {JsFolder} ({signalRPackage} is missing). {howToFix}");
 
-        var start = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = JsFolder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        start.ArgumentList.Add(script);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = new Process { StartInfo = start };
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception ex)
-        {
-            Assert.Fail($"`node` could not be started ({ex.Message}); node.js is needed for the JS client tests. {howToFix}");
-        }
-
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(ScriptTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            Assert.Fail($"node {script} did not finish within {ScriptTimeout.TotalSeconds} s and was killed.\n"
-                + $"--- stdout ---\n{await stdout}\n--- stderr ---\n{await stderr}");
-        }
-        return new NodeResult(process.ExitCode, await stdout, await stderr);
+        return await NodeScript.RunAsync(JsFolder, [script, .. arguments], ScriptTimeout, howToFix);
     }
 }

@@ -35,8 +35,6 @@ public sealed class JsSdkTests(ServerFixture fixture) : IClassFixture<ServerFixt
         return failed.Count == 0 ? "" : $"Failed:\n  {string.Join("\n  ", failed)}\n";
     }
 
-    private sealed record NodeResult(int ExitCode, string StdOut, string StdErr);
-
     private static async Task<NodeResult> RunNodeAsync(string hubUrl, params string[] arguments)
     {
         const string howToFix = "Run ./test.sh at the repository root (it installs node and runs `npm ci`), or do it by hand: "
@@ -46,46 +44,7 @@ public sealed class JsSdkTests(ServerFixture fixture) : IClassFixture<ServerFixt
         var sdk = Path.Combine(RepoPaths.Root, "wwwroot", "js", "collab-client.js");
         Assert.True(File.Exists(sdk), $"The JS SDK is missing: {sdk}");
 
-        var start = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = JsFolder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        start.Environment["COLLAB_HUB_URL"] = hubUrl;
-        start.Environment["NO_COLOR"] = "1";
-
-        using var process = new Process { StartInfo = start };
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception ex)
-        {
-            Assert.Fail($"`node` could not be started ({ex.Message}); node.js is needed for the JS SDK tests. {howToFix}");
-        }
-
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(ScriptTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            Assert.Fail($"node sdk-tests.mjs did not finish within {ScriptTimeout.TotalSeconds} s and was killed.\n"
-                + $"--- stdout ---\n{await stdout}\n--- stderr ---\n{await stderr}");
-        }
-        return new NodeResult(process.ExitCode, await stdout, await stderr);
+        return await NodeScript.RunAsync(JsFolder, arguments, ScriptTimeout, howToFix,
+            new Dictionary<string, string> { ["COLLAB_HUB_URL"] = hubUrl, ["NO_COLOR"] = "1" });
     }
 }

@@ -244,43 +244,8 @@ public sealed class LoadBalancerTests : IAsyncLifetime
         Assert.True(File.Exists(Path.Combine(folder, "node_modules", "@microsoft", "signalr", "package.json")),
             $"The @microsoft/signalr npm package is not installed in {folder}. {howToFix}");
 
-        var start = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        start.ArgumentList.Add(script);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var process = new Process { StartInfo = start };
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception ex)
-        {
-            Assert.Fail($"`node` could not be started ({ex.Message}). {howToFix}");
-        }
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-            Assert.Fail($"node {script} did not finish within 60 s and was killed.\n{await stdout}\n{await stderr}");
-        }
-        return (process.ExitCode, await stdout.WaitAsync(TestClients.Timeout), await stderr.WaitAsync(TestClients.Timeout));
+        var result = await NodeScript.RunAsync(folder, [script, .. arguments], TimeSpan.FromSeconds(60), howToFix);
+        return (result.ExitCode, result.StdOut, result.StdErr);
     }
 }
 

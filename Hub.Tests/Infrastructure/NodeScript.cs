@@ -1,0 +1,59 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text;
+
+namespace CollabHub.Tests.Infrastructure;
+
+internal sealed record NodeResult(int ExitCode, string StdOut, string StdErr);
+
+/// <summary>Runs a node script to its end, within a timeout; a missing node or a hang fails the test with its output.</summary>
+internal static class NodeScript
+{
+    public static async Task<NodeResult> RunAsync(
+        string folder, IEnumerable<string> arguments, TimeSpan timeout, string howToFix, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo("node")
+        {
+            WorkingDirectory = folder,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = new Process { StartInfo = start };
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception ex)
+        {
+            Assert.Fail($"`node` could not be started ({ex.Message}). {howToFix}");
+        }
+
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Fail($"node {string.Join(' ', start.ArgumentList)} did not finish within {timeout.TotalSeconds} s and was killed.\n"
+                + $"--- stdout ---\n{await stdout}\n--- stderr ---\n{await stderr}");
+        }
+        return new NodeResult(process.ExitCode, await stdout, await stderr);
+    }
+}
