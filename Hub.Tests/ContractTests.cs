@@ -158,7 +158,7 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
         var signal = bobEvents.Signals(room).Single();
         Assert.Equal("ada", signal.From);
         Assert.Equal("ada", signal.Name);
-        Assert.False(string.IsNullOrEmpty(signal.ConnectionId));
+        Assert.False(string.IsNullOrEmpty(signal.Tag));
         Assert.Equal(10, signal.Payload.GetProperty("x").GetInt32());
         // A post after the signal is a fence: once bob has it, ada would have had her own signal too.
         await bob.PostAsync(room, "fence").Within();

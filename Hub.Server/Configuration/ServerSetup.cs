@@ -65,6 +65,7 @@ internal static class ServerSetup
         services.AddSignalR(hub =>
         {
             hub.MaximumReceiveMessageSize = limits.MaxHubMessageBytes;
+            hub.AddFilter<ConnectionBindingFilter>();
             hub.AddFilter<ErrorMappingFilter>();
             hub.AddFilter<RateLimitFilter>();
         });
@@ -83,7 +84,7 @@ internal static class ServerSetup
         app.UseCollabHubSecurityHeaders();
         app.UseDefaultFiles();
         app.UseStaticFiles();
-        app.UseCollabHubAuthentication();
+        app.UseCollabHubAuthentication(HubPath);
         // Stateful reconnect (clients that negotiate and opt in, e.g. the JS SDK): a blip of a few seconds on one
         // instance loses nothing, signals included; SignalR buffers up to HubOptions.StatefulReconnectBufferSize.
         // A connection whose token expires is closed (CollabHub:Auth:CloseOnTokenExpiry); the client reconnects with a fresh one.
@@ -91,6 +92,8 @@ internal static class ServerSetup
         app.MapHub<RoomsHub>(HubPath, endpoint =>
         {
             endpoint.AllowStatefulReconnects = true;
+            // Version 0 makes the connection id the token, and ids are not secrets: every client speaks version 1.
+            endpoint.MinimumProtocolVersion = 1;
             endpoint.CloseOnAuthenticationExpiration = closeOnTokenExpiry;
         }).RequireAuthorization().RequireCors(CorsSetup.PolicyName);
         app.MapCollabHubAuthEndpoints();
