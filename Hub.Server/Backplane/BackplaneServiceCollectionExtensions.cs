@@ -9,15 +9,17 @@ namespace CollabHub.Server.Backplane;
 internal static class BackplaneServiceCollectionExtensions
 {
     /// <summary>
-    /// The backplane: with <c>CollabHub:Redis</c> empty, SignalR's in-process lifetime manager; otherwise our Redis
+    /// The backplane: with <c>CollabHub:Redis</c> empty, the in-process lifetime manager; otherwise our Redis
     /// client and the Redis lifetime manager, with Redis in <c>/readyz</c>. Call before AddSignalR, which keeps a
     /// lifetime manager registered first.
     /// </summary>
     public static IServiceCollection AddCollabHubBackplane(this IServiceCollection services, CollabHubOptions options)
     {
         services.AddSingleton<BackplaneInstance>();
+        services.AddSingleton<ConnectionOutbox>();
         if (string.IsNullOrWhiteSpace(options.Redis))
         {
+            services.AddSingleton(typeof(HubLifetimeManager<>), typeof(InProcessHubLifetimeManager<>));
             services.AddSingleton<IClusterBus, LocalClusterBus>();
             return services;
         }

@@ -282,6 +282,13 @@ public sealed class LimitsOptions
     [Range(1, 100_000)]
     public int MaxConnectionsPerUser { get; set; } = 20;
 
+    /// <summary>
+    /// Most events waiting to be written to one connection; a connection that falls further behind (it stopped
+    /// reading, or reads slower than its rooms change) is closed, and its client reconnects and catches up. Default 8192.
+    /// </summary>
+    [Range(16, 10_000_000)]
+    public int MaxPendingEventsPerConnection { get; set; } = 8192;
+
     /// <summary>Most rooms one connection may be in at once. Default 100.</summary>
     [Range(1, 100_000)]
     public int MaxRoomsPerConnection { get; set; } = 100;
