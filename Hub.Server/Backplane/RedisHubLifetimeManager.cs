@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using CollabHub.Server.Backplane.Redis;
 using CollabHub.Server.Configuration;
 using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.SignalR;
@@ -8,7 +7,7 @@ using Microsoft.AspNetCore.SignalR.Protocol;
 namespace CollabHub.Server.Backplane;
 
 /// <summary>
-/// SignalR's extension point for scale-out, over our own Redis client. A router: a message for connections on
+/// SignalR's extension point for scale-out, over StackExchange.Redis pub/sub (<see cref="RedisConnection"/>). A router: a message for connections on
 /// this instance is written to them directly; one that may concern other instances is also published once to
 /// Redis, and each instance delivers it to its own members (skipping what it published itself). So local
 /// delivery keeps working while Redis is down; what other instances miss then is repaired by the room seq and
@@ -25,7 +24,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     private readonly ConcurrentDictionary<string, HashSet<string>> _groupsOfConnection = new(StringComparer.Ordinal);
     private readonly LocalMembers _groups;
     private readonly LocalMembers _users;
-    private readonly RedisClient _redis;
+    private readonly RedisConnection _redis;
     private readonly BackplaneChannels _channels;
     private readonly IReadOnlyList<IHubProtocol> _protocols;
     private readonly AckHandler _acks;
@@ -35,7 +34,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     private readonly Task _started;
 
     public RedisHubLifetimeManager(
-        RedisClient redis,
+        RedisConnection redis,
         BackplaneInstance instance,
         IOptions<CollabHubOptions> options,
         IHubProtocolResolver protocols,
@@ -44,27 +43,24 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         _redis = redis;
         _instanceId = instance.Id;
         _logger = logger;
-        _channels = new BackplaneChannels(options.Value.RedisPrefix, typeof(THub).Name);
+        _channels = new BackplaneChannels(typeof(THub).Name);
         _protocols = protocols.AllProtocols;
         _acks = new AckHandler(options.Value.Backplane.AckTimeout);
         _groups = new LocalMembers(
-            group => _redis.SubscribeAsync(_channels.Group(group), (_, data) => OnGroupMessage(group, data)),
-            group => _redis.UnsubscribeAsync(_channels.Group(group)));
+            group => _redis.Subscribe(_channels.Group(group), data => OnGroupMessage(group, data)),
+            group => _redis.Unsubscribe(_channels.Group(group)));
         _users = new LocalMembers(
-            user => _redis.SubscribeAsync(_channels.User(user), (_, data) => OnUserMessage(user, data)),
-            user => _redis.UnsubscribeAsync(_channels.User(user)));
+            user => _redis.Subscribe(_channels.User(user), data => OnUserMessage(user, data)),
+            user => _redis.Unsubscribe(_channels.User(user)));
         _publishOutage = new OutageLog(ex => LogPublishFailing(ex), count => LogPublishRecovered(count));
         _started = SubscribeInstanceChannelsAsync();
     }
 
-    /// <summary>Publishes that failed (Redis down or its buffer full) since start.</summary>
-    public long FailedPublishes => _publishOutage.TotalFailures;
-
     private async Task SubscribeInstanceChannelsAsync()
     {
-        await _redis.SubscribeAsync(_channels.All, (_, data) => OnAllMessage(data));
-        await _redis.SubscribeAsync(_channels.GroupCommands, (_, data) => OnGroupCommand(data));
-        await _redis.SubscribeAsync(_channels.Acks(_instanceId), (_, data) => OnAck(data));
+        await _redis.Subscribe(_channels.All, OnAllMessage);
+        await _redis.Subscribe(_channels.GroupCommands, OnGroupCommand);
+        await _redis.Subscribe(_channels.Acks(_instanceId), OnAck);
     }
 
     public override async Task OnConnectedAsync(HubConnectionContext connection)
@@ -72,7 +68,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         await _started;
         _connections.Add(connection);
         var id = connection.ConnectionId;
-        await _redis.SubscribeAsync(_channels.Connection(id), (_, data) => OnConnectionMessage(id, data));
+        await _redis.Subscribe(_channels.Connection(id), data => OnConnectionMessage(id, data));
         if (connection.UserIdentifier is { } user)
         {
             await _users.AddAsync(user, connection);
@@ -82,7 +78,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     public override async Task OnDisconnectedAsync(HubConnectionContext connection)
     {
         _connections.Remove(connection);
-        await _redis.UnsubscribeAsync(_channels.Connection(connection.ConnectionId));
+        _redis.Unsubscribe(_channels.Connection(connection.ConnectionId));
         if (_groupsOfConnection.TryRemove(connection.ConnectionId, out var groups))
         {
             string[] names;
@@ -112,7 +108,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         {
             if (!excludedConnectionIds.Contains(connection.ConnectionId))
             {
-                local.Add(connection.WriteAsync(message, cancellationToken));
+                local.Add(WriteLocal(connection, message, cancellationToken));
             }
         }
         return local.WithPublish(PublishAsync(_channels.All, message, excludedConnectionIds));
@@ -122,7 +118,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     {
         var message = Serialize(methodName, args);
         return _connections[connectionId] is { } connection
-            ? connection.WriteAsync(message, cancellationToken).AsTask()
+            ? WriteLocal(connection, message, cancellationToken).AsTask()
             : PublishAsync(_channels.Connection(connectionId), message, null);
     }
 
@@ -134,7 +130,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         {
             if (_connections[connectionId] is { } connection)
             {
-                pending.Add(connection.WriteAsync(message, cancellationToken));
+                pending.Add(WriteLocal(connection, message, cancellationToken));
             }
             else
             {
@@ -239,12 +235,16 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
             await _redis.PublishAsync(channel, BackplaneProtocol.WriteInvocation(_instanceId, message, _protocols, excluded));
             _publishOutage.Succeeded();
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisBackpressureException)
+        catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
         {
             // Local members already have it; other instances' clients repair the gap with Sync.
             _publishOutage.Failed(ex);
         }
     }
+
+    /// <summary>Every write to a connection of this instance on the send path goes through here.</summary>
+    private static ValueTask WriteLocal(HubConnectionContext connection, SerializedHubMessage message, CancellationToken cancellationToken) =>
+        connection.WriteAsync(message, cancellationToken);
 
     private static void WriteToMembers(
         HubConnectionContext[] members, SerializedHubMessage message, IReadOnlyList<string> excluded, ref PendingWrites pending, CancellationToken cancellationToken)
@@ -253,12 +253,13 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         {
             if (excluded.Count == 0 || !excluded.Contains(connection.ConnectionId))
             {
-                pending.Add(connection.WriteAsync(message, cancellationToken));
+                pending.Add(WriteLocal(connection, message, cancellationToken));
             }
         }
     }
 
-    // Subscription handlers run on the Redis reader loop: decode, start the writes, never block.
+    // Subscription handlers run on the channel's message loop (one message at a time, in order): decode, start the
+    // writes, never block.
 
     private void OnAllMessage(ReadOnlyMemory<byte> data)
     {
@@ -361,6 +362,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         }
     }
 
+    /// <summary>Every write of a message from another instance to a connection of this one goes through here.</summary>
     private void Deliver(HubConnectionContext connection, BackplaneInvocation invocation)
     {
         if (invocation.Excluded?.Contains(connection.ConnectionId) == true)
