@@ -77,7 +77,7 @@ public sealed class RedisConnectionTests(RedisServerFixture fixture) : IClassFix
     public async Task Beyond_MaxPendingPublishes_a_publish_fails_at_once_and_the_others_complete_when_Redis_answers()
     {
         await using var redis = await RedisTestKit.ConnectAsync(Server.Configuration(), maxPendingPublishes: 3);
-        await using var admin = await ConnectionMultiplexer.ConnectAsync(Server.ConnectionString).Within();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(Server.ConnectionString + ",allowAdmin=true").Within();
         var channel = RedisTestKit.NewKey("slow");
         var inbox = new MessageInbox();
         await redis.Subscribe(channel, inbox.Handler).Within();
