@@ -11,12 +11,12 @@ namespace CollabHub.Server.Backplane;
 /// </summary>
 internal sealed class InProcessHubLifetimeManager<THub> : HubLifetimeManager<THub> where THub : Hub
 {
-    private static readonly Func<string, Task> Nothing = static _ => Task.CompletedTask;
-
     private readonly LocalConnections _local;
 
     public InProcessHubLifetimeManager(ConnectionOutbox outbox) =>
-        _local = new LocalConnections(outbox, new LocalMembers(Nothing, Nothing), new LocalMembers(Nothing, Nothing));
+        _local = new LocalConnections(outbox, NoChannels(), NoChannels());
+
+    private static LocalMembers NoChannels() => new(static _ => Task.CompletedTask, static _ => { });
 
     public override Task OnConnectedAsync(HubConnectionContext connection) => _local.AddAsync(connection);
 

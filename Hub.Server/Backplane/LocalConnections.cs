@@ -83,7 +83,7 @@ internal sealed class LocalConnections
         return _groups.RemoveAsync(groupName, connection);
     }
 
-    public void SendAll(SerializedHubMessage message, IReadOnlyList<string>? excluded)
+    public void SendAll(SerializedHubMessage message, IEnumerable<string>? excluded)
     {
         foreach (var connection in _connections)
         {
@@ -91,7 +91,7 @@ internal sealed class LocalConnections
         }
     }
 
-    public void SendGroup(string groupName, SerializedHubMessage message, IReadOnlyList<string>? excluded)
+    public void SendGroup(string groupName, SerializedHubMessage message, IEnumerable<string>? excluded)
     {
         foreach (var connection in _groups.Get(groupName))
         {
@@ -107,9 +107,10 @@ internal sealed class LocalConnections
         }
     }
 
-    public void Send(HubConnectionContext connection, SerializedHubMessage message, IReadOnlyList<string>? excluded = null)
+    public void Send(HubConnectionContext connection, SerializedHubMessage message, IEnumerable<string>? excluded = null)
     {
-        if (excluded is not { Count: > 0 } || !excluded.Contains(connection.ConnectionId))
+        // Enumerable.Contains uses the collection's own lookup (a HashSet's, for backplane messages).
+        if (excluded is null || !excluded.Contains(connection.ConnectionId))
         {
             _outbox.Write(connection, message);
         }

@@ -139,9 +139,33 @@ public sealed class RoomsOptions
 
 public sealed class BackplaneOptions
 {
+    /// <summary>
+    /// Which lifetime manager carries hub messages between instances when <c>CollabHub:Redis</c> is set. Default
+    /// <c>CollabHub</c>: ours (local members first, keeps delivering locally while Redis is down); <c>SignalR</c>:
+    /// the stock <c>AddStackExchangeRedis</c> one, on the same connection and channel prefix.
+    /// </summary>
+    public BackplaneProvider Provider { get; set; } = BackplaneProvider.CollabHub;
+
     /// <summary>How long adding or removing a connection of another instance to or from a group waits for its ack. Default 5 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Most publishes (ours) sent to Redis and not yet answered. One beyond it is dropped at once and counted as
+    /// an outage would be (local members have the message; the others repair the gap with Sync), so a slow Redis
+    /// cannot make the instance queue without end. Default 10000.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxPendingPublishes { get; set; } = 10_000;
+}
+
+public enum BackplaneProvider
+{
+    /// <summary>Our <c>RedisHubLifetimeManager</c> (Backplane/).</summary>
+    CollabHub,
+
+    /// <summary>SignalR's own Redis backplane, <c>Microsoft.AspNetCore.SignalR.StackExchangeRedis</c>.</summary>
+    SignalR,
 }
 
 /// <summary>

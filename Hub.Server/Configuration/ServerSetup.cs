@@ -49,12 +49,13 @@ internal static class ServerSetup
         // Security: who is connecting (bearer tokens; ?name= in Development), CORS, the hub's user ids.
         services.AddCollabHubSecurity(settings, builder.Environment, HubPath);
 
-        // Backplane: in-process, or Redis when configured (before AddSignalR, which keeps the first lifetime manager).
+        // Backplane: in-process, or Redis when configured, with ours or the stock lifetime manager (before AddSignalR,
+        // which keeps the first lifetime manager).
         services.AddCollabHubBackplane(settings);
         if (!string.IsNullOrWhiteSpace(settings.Redis))
         {
-            // After the Redis client's own start (hosted services start in order and stop in reverse): the first
-            // heartbeat finds it connected, and the last leave at shutdown still reaches Redis.
+            // After the Redis connection (hosted services start in order and stop in reverse): the last leave at
+            // shutdown still reaches Redis.
             services.AddHostedService(sp => sp.GetRequiredService<RedisPresenceTracker>());
         }
 
