@@ -84,7 +84,7 @@ internal sealed class PrivateProductionServer : IAsyncDisposable
 public sealed class AttackServerFixture : IAsyncLifetime
 {
     /// <summary>Signals per second and burst, per connection and per user.</summary>
-    public const int SignalRate = 5000;
+    public const int SignalRate = 10_000;
 
     /// <summary>The per-user read budget: bytes per second and burst.</summary>
     public const int UserReadBytesPerSecond = 64 * 1024;
