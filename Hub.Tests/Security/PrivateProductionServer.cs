@@ -61,8 +61,9 @@ internal sealed class PrivateProductionServer : IAsyncDisposable
     /// <summary>A token signed with this server's key carrying exactly <paramref name="claims"/>.</summary>
     public string Token(IReadOnlyDictionary<string, object?> claims) => TestTokens.Hs256(Key, claims);
 
-    /// <summary>A raw SignalR WebSocket to the hub as <paramref name="sub"/> (the token in the query, as browsers send it).</summary>
-    public Task<RawSignalRSocket> ConnectAsync(string sub, string? name = null) => RawSignalRSocket.ConnectAsync(WebSocketUrl(Token(sub, name)), handshake: true);
+    /// <summary>A raw SignalR WebSocket to the hub as <paramref name="sub"/>, the token in the <c>Authorization</c> header (so it may be large).</summary>
+    public Task<RawSignalRSocket> ConnectAsync(string sub, string? name = null) =>
+        RawSignalRSocket.ConnectAsync(new Uri($"ws://{HubUrl.Authority}{HubUrl.AbsolutePath}"), handshake: true, bearer: Token(sub, name));
 
     /// <summary>The hub's WebSocket URL with <paramref name="token"/> as <c>access_token</c> and any more query.</summary>
     public Uri WebSocketUrl(string token, string? query = null) =>
