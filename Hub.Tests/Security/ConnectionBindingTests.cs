@@ -120,6 +120,10 @@ public sealed class ConnectionBindingTests(AttackServerFixture fixture)
 
         Assert.True(status == 403, $"another user re-attaching the dropped connection got {status} and received: {received}");
         Assert.DoesNotContain("ada's secret", received, StringComparison.Ordinal);
+        // Stateful reconnect still works for the user it belongs to: ada re-attaches and gets what she missed.
+        var (own, replayed) = await AttachAsync(Server.WebSocketUrl(adaToken, "id=" + Uri.EscapeDataString(negotiation.TransportId)));
+        Assert.Equal(101, own);
+        Assert.Contains("ada's secret", replayed, StringComparison.Ordinal);
     }
 
     /// <summary>Opens a WebSocket as a stateful re-attach (no handshake) and collects what arrives in two seconds.</summary>
