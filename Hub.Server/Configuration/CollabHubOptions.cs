@@ -82,13 +82,13 @@ public sealed class RateLimitOptions
     [Range(1, 1_000_000)]
     public int UserSignalBurst { get; set; } = 240;
 
-    /// <summary>Reads (Join, Sync) per second per connection. Default 20.</summary>
+    /// <summary>Reads (Join, Sync, and each page of them) per second per connection. Default 50.</summary>
     [Range(1, 1_000_000)]
-    public int ReadsPerSecond { get; set; } = 20;
+    public int ReadsPerSecond { get; set; } = 50;
 
-    /// <summary>Reads a connection may make at once (a reconnect rejoins every room). Default 100.</summary>
+    /// <summary>Reads a connection may make at once (a reconnect rejoins every room, and a large room takes several pages). Default 200.</summary>
     [Range(1, 1_000_000)]
-    public int ReadBurst { get; set; } = 100;
+    public int ReadBurst { get; set; } = 200;
 
     /// <summary>
     /// Bytes of values and bodies per second that Join and Sync answers may carry to one user (over the user's

@@ -43,5 +43,8 @@ internal static class TestSettings
         ["CollabHub:Limits:MaxBodyBytes"] = MaxValueBytes.ToString(),
         ["CollabHub:Limits:MaxSignalBytes"] = "1024",
         ["CollabHub:Limits:MaxRoomsPerConnection"] = MaxRoomsPerConnection.ToString(),
+        // Pages of 20 items make a room's reads many times more than with the default 500: the read limits scale with them.
+        ["CollabHub:Limits:Rates:ReadsPerSecond"] = "1000",
+        ["CollabHub:Limits:Rates:ReadBurst"] = "5000",
     };
 }

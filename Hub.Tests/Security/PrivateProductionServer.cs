@@ -104,6 +104,8 @@ public sealed class AttackServerFixture : IAsyncLifetime
         ["CollabHub:Limits:Rates:SignalBurst"] = SignalRate.ToString(),
         ["CollabHub:Limits:Rates:UserSignalsPerSecond"] = SignalRate.ToString(),
         ["CollabHub:Limits:Rates:UserSignalBurst"] = SignalRate.ToString(),
+        ["CollabHub:Limits:Rates:ReadsPerSecond"] = "20",
+        ["CollabHub:Limits:Rates:ReadBurst"] = "100",
         ["CollabHub:Limits:Rates:UserReadBytesPerSecond"] = UserReadBytesPerSecond.ToString(),
         ["CollabHub:Limits:Rates:UserReadBytesBurst"] = UserReadBytesBurst.ToString(),
         ["CollabHub:Store:Retention:Messages"] = RetainedMessages.ToString(),
