@@ -84,7 +84,7 @@ public sealed class LoadBalancerTests : IAsyncLifetime
         // The test kit's .NET client: a WebSocket straight to the hub URL, negotiation skipped.
         var connect = async (string name) =>
         {
-            var client = await TestClients.ConnectAsync(Nginx.HubUrl, name);
+            var client = await TestClients.ConnectAsync(Nginx.HubUrl, name, ClientTransport.DirectWebSockets);
             _clients.Add(client);
             return client;
         };
