@@ -287,7 +287,8 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
 
         proxy.Block();
         await proxy.CutAllAsync().Within();
-        await readerEvents.WaitUntilAsync(l => l.Presence(room.RoomId).Any(p => p.All(m => m.UserId == "reader")), "ada's connection gone");
+        // A cut long-polling connection ends on the server only when SignalR's disconnect timeout (15 s) finds no poll.
+        await readerEvents.WaitUntilAsync(l => l.Presence(room.RoomId).Any(p => p.All(m => m.UserId == "reader")), "ada's connection gone", TimeSpan.FromSeconds(45));
         var before = readerEvents.Presence(room.RoomId).Count();
         var write = room.SetAsync("last", "words");
         var leaving = room.LeaveAsync();

@@ -132,10 +132,10 @@ internal sealed class EventLog
     public IEnumerable<IReadOnlyList<PresenceEntry>> Presence(string roomId) =>
         All.Where(e => e.Kind == "presence" && e.RoomId == roomId).Select(e => (IReadOnlyList<PresenceEntry>)e.Payload);
 
-    /// <summary>Waits until <paramref name="condition"/> holds over the events received, or fails after the timeout.</summary>
-    public async Task WaitUntilAsync(Func<EventLog, bool> condition, string what)
+    /// <summary>Waits until <paramref name="condition"/> holds over the events received, or fails after the timeout (the test timeout unless given).</summary>
+    public async Task WaitUntilAsync(Func<EventLog, bool> condition, string what, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + TestClients.Timeout;
+        var deadline = DateTime.UtcNow + (timeout ?? TestClients.Timeout);
         while (!condition(this))
         {
             var left = deadline - DateTime.UtcNow;
