@@ -453,6 +453,6 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     private CollabRoom OpenRoomOrThrow(string roomId) =>
         GetRoom(roomId) ?? throw new CollabHubException(ErrorCodes.NotJoined, $"{ErrorCodes.NotJoined}: room {roomId} is not open in this client; call OpenRoom or JoinAsync first");
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._~-]*$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._~-]*\z", RegexOptions.CultureInvariant)]
     private static partial Regex RoomIdPattern();
 }

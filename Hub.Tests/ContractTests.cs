@@ -164,7 +164,7 @@ public abstract class ContractTests(ServerFixture fixture, ClientTransport trans
         var signal = bobEvents.Signals(room).Single();
         Assert.Equal("ada", signal.From);
         Assert.Equal("ada", signal.Name);
-        Assert.False(string.IsNullOrEmpty(signal.ConnectionId));
+        Assert.False(string.IsNullOrEmpty(signal.Tag));
         Assert.Equal(10, signal.Payload.GetProperty("x").GetInt32());
         // A post after the signal is a fence: once bob has it, ada would have had her own signal too.
         await bob.PostAsync(room, "fence").Within();

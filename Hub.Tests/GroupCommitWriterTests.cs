@@ -79,6 +79,8 @@ public sealed class GroupCommitWriterTests
 
         public Task<PurgeResult> PurgeAsync(DateTimeOffset tombstonesBefore, DateTimeOffset mutationsBefore, CancellationToken cancellationToken) =>
             throw new NotSupportedException();
+
+        public Task<int> PurgeMessagesAsync(MessageRetention retention, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 
     private sealed class NoObserver : ICommitObserver

@@ -43,6 +43,7 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
     [InlineData("slash/inside")]
     [InlineData("ctrl\u0001")]
     [InlineData("émoji😀")]
+    [InlineData("secret\n")]
     public async Task A_malformed_room_id_is_refused_with_invalid_room(string roomId)
     {
         await using var client = await fixture.ConnectAsync("val");
@@ -70,6 +71,7 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
         Assert.Equal(ErrorCodes.InvalidKey, await CodeOf(() => client.SetAsync(room, new string('k', 257), 1)));
         Assert.Equal(ErrorCodes.InvalidKey, await CodeOf(() => client.SetAsync(room, "tab\there", 1)));
         Assert.Equal(ErrorCodes.InvalidKey, await CodeOf(() => client.DeleteAsync(room, "nul\0")));
+        Assert.Equal(ErrorCodes.InvalidKey, await CodeOf(() => client.SetAsync(room, "trailing newline\n", 1)));
         await AssertNothingStoredAsync(client, room);
         Assert.True((await client.SetAsync(room, "note:1/títle 😀", 1).Within()).Applied);
     }
@@ -118,7 +120,26 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
         Assert.Equal(ErrorCodes.InvalidArgument, await CodeOf(() => client.SetAsync(room, "k", 1, new(ExpectedVersion: -1))));
         Assert.Equal(ErrorCodes.InvalidArgument, await CodeOf(() => client.SetAsync(room, "k", 1, new(MutationId: ""))));
         Assert.Equal(ErrorCodes.InvalidArgument, await CodeOf(() => client.SetAsync(room, "k", 1, new(MutationId: new string('m', 129)))));
+        Assert.Equal(ErrorCodes.InvalidArgument, await CodeOf(() => client.SetAsync(room, "k", 1, new(MutationId: "mutation-0001\n"))));
         await AssertNothingStoredAsync(client, room);
+    }
+
+    [Theory]
+    [InlineData("""{"a":1,"a":2}""")]
+    [InlineData("""{"x":{"b":1,"c":[{"b":2,"b":3}]}}""")]
+    [InlineData("""{"a":1,"\u0061":2}""")]
+    [InlineData("""[{"k":1},{"k":2,"k":3}]""")]
+    public async Task Json_with_a_property_name_twice_in_one_object_is_refused_and_nothing_is_stored(string json)
+    {
+        var (client, room) = await JoinedAsync();
+        await using var _ = client;
+
+        Assert.Equal(ErrorCodes.InvalidArgument, await CodeOf(() => client.SetAsync(room, "k", J(json))));
+        Assert.Equal(ErrorCodes.InvalidArgument, await CodeOf(() => client.PostAsync(room, J(json))));
+        Assert.Equal(ErrorCodes.InvalidArgument, await CodeOf(() => client.SignalAsync(room, J(json))));
+        await AssertNothingStoredAsync(client, room);
+        // The same names in sibling objects, or differing in case, are fine.
+        Assert.True((await client.SetAsync(room, "k", J("""{"a":{"b":1},"c":{"b":2},"A":3}""")).Within()).Applied);
     }
 
     [Fact]

@@ -28,9 +28,12 @@ public sealed record PresenceEntry(string UserId, string Name, int Connections);
 /// <summary>An ephemeral signal from another connection in a room.</summary>
 /// <param name="From">The sender's user id.</param>
 /// <param name="Name">The sender's display name.</param>
-/// <param name="ConnectionId">The sender's connection, to tell apart two tabs of one user.</param>
+/// <param name="Tag">
+/// An opaque tag of the sender's connection, to tell apart two tabs of one user. It addresses nothing: it is neither
+/// the connection id nor its token, and it changes with every connection.
+/// </param>
 /// <param name="Payload">The JSON payload as sent.</param>
-public sealed record SignalEvent(string From, string Name, string ConnectionId, JsonElement Payload);
+public sealed record SignalEvent(string From, string Name, string Tag, JsonElement Payload);
 
 /// <summary>The answer to <see cref="HubMethods.Join"/>.</summary>
 /// <param name="RoomId">The room.</param>

@@ -1,52 +1,71 @@
-using CollabHub.Server.Backplane.Redis;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Ops;
 using Microsoft.AspNetCore.SignalR;
-using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.AspNetCore.SignalR.StackExchangeRedis;
+using StackExchange.Redis;
 
 namespace CollabHub.Server.Backplane;
 
 internal static class BackplaneServiceCollectionExtensions
 {
     /// <summary>
-    /// The backplane: with <c>CollabHub:Redis</c> empty, SignalR's in-process lifetime manager; otherwise our Redis
-    /// client and the Redis lifetime manager, with Redis in <c>/readyz</c>. Call before AddSignalR, which keeps a
-    /// lifetime manager registered first.
+    /// The backplane: with <c>CollabHub:Redis</c> empty, the in-process lifetime manager; otherwise one shared
+    /// <see cref="RedisConnection"/> (a hosted service, so it connects at start-up and closes after the services
+    /// registered later), the lifetime manager of <see cref="BackplaneOptions.Provider"/> on it, the cluster bus,
+    /// and Redis in <c>/readyz</c>. Call before AddSignalR, which keeps a lifetime manager registered first.
     /// </summary>
     public static IServiceCollection AddCollabHubBackplane(this IServiceCollection services, CollabHubOptions options)
     {
         services.AddSingleton<BackplaneInstance>();
+        services.AddSingleton<ConnectionOutbox>();
         if (string.IsNullOrWhiteSpace(options.Redis))
         {
+            services.AddSingleton(typeof(HubLifetimeManager<>), typeof(InProcessHubLifetimeManager<>));
             services.AddSingleton<IClusterBus, LocalClusterBus>();
             return services;
         }
 
-        RedisConnectionOptions redis;
-        try
+        var configuration = RedisConfiguration(options);
+        services.AddSingleton(sp => new RedisConnection(configuration, options.Backplane, sp.GetRequiredService<ILogger<RedisConnection>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<RedisConnection>());
+        if (options.Backplane.Provider == BackplaneProvider.SignalR)
         {
-            redis = RedisConnectionOptions.Parse(options.Redis);
+            // The stock backplane on our multiplexer; its channels get the same prefix from the multiplexer's ChannelPrefix.
+            services.AddSignalR().AddStackExchangeRedis();
+            services.AddOptions<RedisOptions>().Configure<RedisConnection>((stock, redis) =>
+                stock.ConnectionFactory = _ => Task.FromResult(redis.Multiplexer));
         }
-        catch (FormatException ex)
+        else
         {
-            throw new InvalidOperationException($"CollabHub:Redis is not a valid connection string: {ex.Message}", ex);
+            services.AddSingleton(typeof(HubLifetimeManager<>), typeof(RedisHubLifetimeManager<>));
         }
-        services.AddSingleton(redis);
-        services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<IRedisStreamFactory, SocketRedisStreamFactory>();
-        services.AddSingleton<RedisClient>();
-        services.AddHostedService<RedisClientLifetime>();
-        services.AddSingleton(typeof(HubLifetimeManager<>), typeof(RedisHubLifetimeManager<>));
         services.AddSingleton<IClusterBus, RedisClusterBus>();
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthEndpoints.ReadyTag]);
         return services;
     }
-}
 
-/// <summary>Connects the Redis client when the server starts (without waiting for Redis to be up) and closes it at the end.</summary>
-internal sealed class RedisClientLifetime(RedisClient redis) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken) => redis.StartAsync(cancellationToken);
-
-    public async Task StopAsync(CancellationToken cancellationToken) => await redis.DisposeAsync();
+    /// <summary>
+    /// <c>CollabHub:Redis</c> as StackExchange.Redis parses it, with what the hub needs on top: start without Redis
+    /// (<c>AbortOnConnectFail = false</c>) and every channel under <c>{RedisPrefix}:</c>.
+    /// </summary>
+    private static ConfigurationOptions RedisConfiguration(CollabHubOptions options)
+    {
+        ConfigurationOptions configuration;
+        try
+        {
+            configuration = ConfigurationOptions.Parse(options.Redis);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidOperationException($"CollabHub:Redis is not a valid connection string: {ex.Message}", ex);
+        }
+        if (!configuration.ChannelPrefix.IsNullOrEmpty)
+        {
+            throw new InvalidOperationException(
+                "CollabHub:Redis is not a valid connection string: leave out channelPrefix; CollabHub:RedisPrefix sets it for every channel.");
+        }
+        configuration.AbortOnConnectFail = false;
+        configuration.ChannelPrefix = RedisChannel.Literal(options.RedisPrefix + ":");
+        return configuration;
+    }
 }

@@ -1,5 +1,3 @@
-using CollabHub.Server.Backplane.Redis;
-
 namespace CollabHub.Server.Backplane;
 
 /// <summary>
@@ -41,13 +39,15 @@ internal sealed class LocalClusterBus : IClusterBus
     }
 }
 
-/// <summary>The bus over Redis pub/sub, on channels <c>{prefix}:bus:{topic}</c>.</summary>
-internal sealed class RedisClusterBus(RedisClient redis, Microsoft.Extensions.Options.IOptions<Configuration.CollabHubOptions> options) : IClusterBus
+/// <summary>
+/// The bus over Redis pub/sub, on channels <c>{prefix}:bus:{topic}</c> (the prefix comes from the multiplexer's
+/// channel prefix), the same under both backplane providers.
+/// </summary>
+internal sealed class RedisClusterBus(RedisConnection redis) : IClusterBus
 {
-    private readonly string _prefix = $"{options.Value.RedisPrefix}:bus:";
+    private const string Root = "bus:";
 
-    public Task PublishAsync(string topic, byte[] payload) => redis.PublishAsync(_prefix + topic, payload);
+    public Task PublishAsync(string topic, byte[] payload) => redis.PublishAsync(Root + topic, payload);
 
-    public Task SubscribeAsync(string topic, Action<ReadOnlyMemory<byte>> handler) =>
-        redis.SubscribeAsync(_prefix + topic, (_, data) => handler(data));
+    public Task SubscribeAsync(string topic, Action<ReadOnlyMemory<byte>> handler) => redis.Subscribe(Root + topic, handler);
 }

@@ -10,7 +10,7 @@ namespace CollabHub.Server.Backplane;
 /// (each chained after the previous), so a quick leave-and-join cannot end unsubscribed, and no lock is held
 /// across an await.
 /// </summary>
-internal sealed class LocalMembers(Func<string, Task> subscribe, Func<string, Task> unsubscribe)
+internal sealed class LocalMembers(Func<string, Task> subscribe, Action<string> unsubscribe)
 {
     private readonly ConcurrentDictionary<string, Members> _byKey = new(StringComparer.Ordinal);
 
@@ -41,7 +41,7 @@ internal sealed class LocalMembers(Func<string, Task> subscribe, Func<string, Ta
         }
     }
 
-    /// <summary>Removes a member; completes once the key is unsubscribed if that was its last one.</summary>
+    /// <summary>Removes a member; completes once the key is unsubscribed (after its pending subscribe) if that was its last one.</summary>
     public Task RemoveAsync(string key, HubConnectionContext connection)
     {
         if (!_byKey.TryGetValue(key, out var members))
@@ -58,10 +58,11 @@ internal sealed class LocalMembers(Func<string, Task> subscribe, Func<string, Ta
             members.Snapshot = [.. members.Snapshot[..index], .. members.Snapshot[(index + 1)..]];
             if (members.Snapshot.Length == 0)
             {
-                members.Tail = Chain(members.Tail, async () =>
+                members.Tail = Chain(members.Tail, () =>
                 {
-                    await unsubscribe(key);
+                    unsubscribe(key);
                     Retire(key, members);
+                    return Task.CompletedTask;
                 });
             }
             return members.Tail;

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using CollabHub.Server.Backplane.Redis;
 using CollabHub.Server.Configuration;
 using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.SignalR;
@@ -8,7 +6,7 @@ using Microsoft.AspNetCore.SignalR.Protocol;
 namespace CollabHub.Server.Backplane;
 
 /// <summary>
-/// SignalR's extension point for scale-out, over our own Redis client. A router: a message for connections on
+/// SignalR's extension point for scale-out, over StackExchange.Redis pub/sub (<see cref="RedisConnection"/>). A router: a message for connections on
 /// this instance is written to them directly; one that may concern other instances is also published once to
 /// Redis, and each instance delivers it to its own members (skipping what it published itself). So local
 /// delivery keeps working while Redis is down; what other instances miss then is repaired by the room seq and
@@ -21,11 +19,8 @@ namespace CollabHub.Server.Backplane;
 /// </remarks>
 internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager<THub> where THub : Hub
 {
-    private readonly HubConnectionStore _connections = new();
-    private readonly ConcurrentDictionary<string, HashSet<string>> _groupsOfConnection = new(StringComparer.Ordinal);
-    private readonly LocalMembers _groups;
-    private readonly LocalMembers _users;
-    private readonly RedisClient _redis;
+    private readonly LocalConnections _local;
+    private readonly RedisConnection _redis;
     private readonly BackplaneChannels _channels;
     private readonly IReadOnlyList<IHubProtocol> _protocols;
     private readonly AckHandler _acks;
@@ -35,8 +30,9 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     private readonly Task _started;
 
     public RedisHubLifetimeManager(
-        RedisClient redis,
+        RedisConnection redis,
         BackplaneInstance instance,
+        ConnectionOutbox outbox,
         IOptions<CollabHubOptions> options,
         IHubProtocolResolver protocols,
         ILogger<RedisHubLifetimeManager<THub>> logger)
@@ -44,62 +40,44 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         _redis = redis;
         _instanceId = instance.Id;
         _logger = logger;
-        _channels = new BackplaneChannels(options.Value.RedisPrefix, typeof(THub).Name);
+        _channels = new BackplaneChannels(typeof(THub).Name);
         _protocols = protocols.AllProtocols;
         _acks = new AckHandler(options.Value.Backplane.AckTimeout);
-        _groups = new LocalMembers(
-            group => _redis.SubscribeAsync(_channels.Group(group), (_, data) => OnGroupMessage(group, data)),
-            group => _redis.UnsubscribeAsync(_channels.Group(group)));
-        _users = new LocalMembers(
-            user => _redis.SubscribeAsync(_channels.User(user), (_, data) => OnUserMessage(user, data)),
-            user => _redis.UnsubscribeAsync(_channels.User(user)));
+        _local = new LocalConnections(
+            outbox,
+            new LocalMembers(
+                group => _redis.Subscribe(_channels.Group(group), data => OnGroupMessage(group, data)),
+                group => _redis.Unsubscribe(_channels.Group(group))),
+            new LocalMembers(
+                user => _redis.Subscribe(_channels.User(user), data => OnUserMessage(user, data)),
+                user => _redis.Unsubscribe(_channels.User(user))));
         _publishOutage = new OutageLog(ex => LogPublishFailing(ex), count => LogPublishRecovered(count));
         _started = SubscribeInstanceChannelsAsync();
     }
 
-    /// <summary>Publishes that failed (Redis down or its buffer full) since start.</summary>
-    public long FailedPublishes => _publishOutage.TotalFailures;
-
     private async Task SubscribeInstanceChannelsAsync()
     {
-        await _redis.SubscribeAsync(_channels.All, (_, data) => OnAllMessage(data));
-        await _redis.SubscribeAsync(_channels.GroupCommands, (_, data) => OnGroupCommand(data));
-        await _redis.SubscribeAsync(_channels.Acks(_instanceId), (_, data) => OnAck(data));
+        await _redis.Subscribe(_channels.All, OnAllMessage);
+        await _redis.Subscribe(_channels.GroupCommands, OnGroupCommand);
+        await _redis.Subscribe(_channels.Acks(_instanceId), OnAck);
     }
 
     public override async Task OnConnectedAsync(HubConnectionContext connection)
     {
         await _started;
-        _connections.Add(connection);
         var id = connection.ConnectionId;
-        await _redis.SubscribeAsync(_channels.Connection(id), (_, data) => OnConnectionMessage(id, data));
-        if (connection.UserIdentifier is { } user)
-        {
-            await _users.AddAsync(user, connection);
-        }
+        await _redis.Subscribe(_channels.Connection(id), data => OnConnectionMessage(id, data));
+        await _local.AddAsync(connection);
     }
 
-    public override async Task OnDisconnectedAsync(HubConnectionContext connection)
+    public override Task OnDisconnectedAsync(HubConnectionContext connection)
     {
-        _connections.Remove(connection);
-        await _redis.UnsubscribeAsync(_channels.Connection(connection.ConnectionId));
-        if (_groupsOfConnection.TryRemove(connection.ConnectionId, out var groups))
-        {
-            string[] names;
-            lock (groups)
-            {
-                names = [.. groups];
-            }
-            foreach (var group in names)
-            {
-                await _groups.RemoveAsync(group, connection);
-            }
-        }
-        if (connection.UserIdentifier is { } user)
-        {
-            await _users.RemoveAsync(user, connection);
-        }
+        _redis.Unsubscribe(_channels.Connection(connection.ConnectionId));
+        return _local.RemoveAsync(connection);
     }
+
+    // Sends write to this instance's members at once (never waiting for them) and publish once for the others; the
+    // task they return is the publish, which does not fail: an outage is logged, and clients repair gaps with Sync.
 
     public override Task SendAllAsync(string methodName, object?[] args, CancellationToken cancellationToken = default) =>
         SendAllExceptAsync(methodName, args, [], cancellationToken);
@@ -107,41 +85,29 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     public override Task SendAllExceptAsync(string methodName, object?[] args, IReadOnlyList<string> excludedConnectionIds, CancellationToken cancellationToken = default)
     {
         var message = Serialize(methodName, args);
-        var local = new PendingWrites();
-        foreach (var connection in _connections)
-        {
-            if (!excludedConnectionIds.Contains(connection.ConnectionId))
-            {
-                local.Add(connection.WriteAsync(message, cancellationToken));
-            }
-        }
-        return local.WithPublish(PublishAsync(_channels.All, message, excludedConnectionIds));
+        _local.SendAll(message, excludedConnectionIds);
+        return PublishAsync(_channels.All, message, excludedConnectionIds);
     }
 
-    public override Task SendConnectionAsync(string connectionId, string methodName, object?[] args, CancellationToken cancellationToken = default)
-    {
-        var message = Serialize(methodName, args);
-        return _connections[connectionId] is { } connection
-            ? connection.WriteAsync(message, cancellationToken).AsTask()
-            : PublishAsync(_channels.Connection(connectionId), message, null);
-    }
+    public override Task SendConnectionAsync(string connectionId, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        SendConnectionsAsync([connectionId], methodName, args, cancellationToken);
 
     public override Task SendConnectionsAsync(IReadOnlyList<string> connectionIds, string methodName, object?[] args, CancellationToken cancellationToken = default)
     {
         var message = Serialize(methodName, args);
-        var pending = new PendingWrites();
+        List<Task>? publishes = null;
         foreach (var connectionId in connectionIds)
         {
-            if (_connections[connectionId] is { } connection)
+            if (_local[connectionId] is { } connection)
             {
-                pending.Add(connection.WriteAsync(message, cancellationToken));
+                _local.Send(connection, message);
             }
             else
             {
-                pending.Add(PublishAsync(_channels.Connection(connectionId), message, null));
+                (publishes ??= []).Add(PublishAsync(_channels.Connection(connectionId), message, null));
             }
         }
-        return pending.AllAsync();
+        return publishes is null ? Task.CompletedTask : Task.WhenAll(publishes);
     }
 
     public override Task SendGroupAsync(string groupName, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
@@ -150,21 +116,20 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     public override Task SendGroupExceptAsync(string groupName, string methodName, object?[] args, IReadOnlyList<string> excludedConnectionIds, CancellationToken cancellationToken = default)
     {
         var message = Serialize(methodName, args);
-        var pending = new PendingWrites();
-        WriteToMembers(_groups.Get(groupName), message, excludedConnectionIds, ref pending, cancellationToken);
-        return pending.WithPublish(PublishAsync(_channels.Group(groupName), message, excludedConnectionIds));
+        _local.SendGroup(groupName, message, excludedConnectionIds);
+        return PublishAsync(_channels.Group(groupName), message, excludedConnectionIds);
     }
 
     public override Task SendGroupsAsync(IReadOnlyList<string> groupNames, string methodName, object?[] args, CancellationToken cancellationToken = default)
     {
         var message = Serialize(methodName, args);
-        var pending = new PendingWrites();
-        foreach (var groupName in groupNames)
+        var publishes = new Task[groupNames.Count];
+        for (var i = 0; i < groupNames.Count; i++)
         {
-            WriteToMembers(_groups.Get(groupName), message, [], ref pending, cancellationToken);
-            pending.Add(PublishAsync(_channels.Group(groupName), message, null));
+            _local.SendGroup(groupNames[i], message, null);
+            publishes[i] = PublishAsync(_channels.Group(groupNames[i]), message, null);
         }
-        return pending.AllAsync();
+        return Task.WhenAll(publishes);
     }
 
     public override Task SendUserAsync(string userId, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
@@ -173,21 +138,21 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     public override Task SendUsersAsync(IReadOnlyList<string> userIds, string methodName, object?[] args, CancellationToken cancellationToken = default)
     {
         var message = Serialize(methodName, args);
-        var pending = new PendingWrites();
-        foreach (var userId in userIds)
+        var publishes = new Task[userIds.Count];
+        for (var i = 0; i < userIds.Count; i++)
         {
-            WriteToMembers(_users.Get(userId), message, [], ref pending, cancellationToken);
-            pending.Add(PublishAsync(_channels.User(userId), message, null));
+            _local.SendUser(userIds[i], message);
+            publishes[i] = PublishAsync(_channels.User(userIds[i]), message, null);
         }
-        return pending.AllAsync();
+        return Task.WhenAll(publishes);
     }
 
     public override Task AddToGroupAsync(string connectionId, string groupName, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connectionId);
         ArgumentNullException.ThrowIfNull(groupName);
-        return _connections[connectionId] is { } connection
-            ? AddLocalAsync(connection, groupName)
+        return _local[connectionId] is { } connection
+            ? _local.AddToGroupAsync(connection, groupName)
             : SendGroupCommandAsync(GroupAction.Add, connectionId, groupName);
     }
 
@@ -195,31 +160,9 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     {
         ArgumentNullException.ThrowIfNull(connectionId);
         ArgumentNullException.ThrowIfNull(groupName);
-        return _connections[connectionId] is { } connection
-            ? RemoveLocalAsync(connection, groupName)
+        return _local[connectionId] is { } connection
+            ? _local.RemoveFromGroupAsync(connection, groupName)
             : SendGroupCommandAsync(GroupAction.Remove, connectionId, groupName);
-    }
-
-    private Task AddLocalAsync(HubConnectionContext connection, string groupName)
-    {
-        var groups = _groupsOfConnection.GetOrAdd(connection.ConnectionId, static _ => new HashSet<string>(StringComparer.Ordinal));
-        lock (groups)
-        {
-            groups.Add(groupName);
-        }
-        return _groups.AddAsync(groupName, connection);
-    }
-
-    private Task RemoveLocalAsync(HubConnectionContext connection, string groupName)
-    {
-        if (_groupsOfConnection.TryGetValue(connection.ConnectionId, out var groups))
-        {
-            lock (groups)
-            {
-                groups.Remove(groupName);
-            }
-        }
-        return _groups.RemoveAsync(groupName, connection);
     }
 
     private async Task SendGroupCommandAsync(GroupAction action, string connectionId, string groupName)
@@ -230,7 +173,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         await acked;
     }
 
-    private SerializedHubMessage Serialize(string methodName, object?[] args) => new(new InvocationMessage(methodName, args));
+    private static SerializedHubMessage Serialize(string methodName, object?[] args) => new(new InvocationMessage(methodName, args));
 
     private async Task PublishAsync(string channel, SerializedHubMessage message, IReadOnlyList<string>? excluded)
     {
@@ -239,36 +182,21 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
             await _redis.PublishAsync(channel, BackplaneProtocol.WriteInvocation(_instanceId, message, _protocols, excluded));
             _publishOutage.Succeeded();
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisBackpressureException)
+        catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
         {
             // Local members already have it; other instances' clients repair the gap with Sync.
             _publishOutage.Failed(ex);
         }
     }
 
-    private static void WriteToMembers(
-        HubConnectionContext[] members, SerializedHubMessage message, IReadOnlyList<string> excluded, ref PendingWrites pending, CancellationToken cancellationToken)
-    {
-        foreach (var connection in members)
-        {
-            if (excluded.Count == 0 || !excluded.Contains(connection.ConnectionId))
-            {
-                pending.Add(connection.WriteAsync(message, cancellationToken));
-            }
-        }
-    }
-
-    // Subscription handlers run on the Redis reader loop: decode, start the writes, never block.
+    // Subscription handlers run on the channel's message loop (one message at a time, in order): decode, start the
+    // writes, never block.
 
     private void OnAllMessage(ReadOnlyMemory<byte> data)
     {
-        if (Decode(data) is not { } invocation)
+        if (Decode(data) is { } invocation)
         {
-            return;
-        }
-        foreach (var connection in _connections)
-        {
-            Deliver(connection, invocation);
+            _local.SendAll(invocation.Message, invocation.Excluded);
         }
     }
 
@@ -276,10 +204,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     {
         if (Decode(data) is { } invocation)
         {
-            foreach (var connection in _groups.Get(groupName))
-            {
-                Deliver(connection, invocation);
-            }
+            _local.SendGroup(groupName, invocation.Message, invocation.Excluded);
         }
     }
 
@@ -287,18 +212,15 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     {
         if (Decode(data) is { } invocation)
         {
-            foreach (var connection in _users.Get(userId))
-            {
-                Deliver(connection, invocation);
-            }
+            _local.SendUser(userId, invocation.Message);
         }
     }
 
     private void OnConnectionMessage(string connectionId, ReadOnlyMemory<byte> data)
     {
-        if (Decode(data) is { } invocation && _connections[connectionId] is { } connection)
+        if (Decode(data) is { } invocation && _local[connectionId] is { } connection)
         {
-            Deliver(connection, invocation);
+            _local.Send(connection, invocation.Message);
         }
     }
 
@@ -314,7 +236,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
             LogBadMessage(ex, _channels.GroupCommands);
             return;
         }
-        if (_connections[command.ConnectionId] is not { } connection)
+        if (_local[command.ConnectionId] is not { } connection)
         {
             return;
         }
@@ -325,7 +247,9 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     {
         try
         {
-            await (command.Action == GroupAction.Add ? AddLocalAsync(connection, command.GroupName) : RemoveLocalAsync(connection, command.GroupName));
+            await (command.Action == GroupAction.Add
+                ? _local.AddToGroupAsync(connection, command.GroupName)
+                : _local.RemoveFromGroupAsync(connection, command.GroupName));
             await _redis.PublishAsync(_channels.Acks(command.Origin), BackplaneProtocol.WriteAck(command.AckId));
         }
         catch (Exception ex)
@@ -361,61 +285,6 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         }
     }
 
-    private void Deliver(HubConnectionContext connection, BackplaneInvocation invocation)
-    {
-        if (invocation.Excluded?.Contains(connection.ConnectionId) == true)
-        {
-            return;
-        }
-        var write = connection.WriteAsync(invocation.Message);
-        if (!write.IsCompletedSuccessfully)
-        {
-            _ = ObserveAsync(write, connection.ConnectionId);
-        }
-    }
-
-    private async Task ObserveAsync(ValueTask write, string connectionId)
-    {
-        try
-        {
-            await write;
-        }
-        catch (Exception ex)
-        {
-            LogDeliveryFailed(ex, connectionId);
-        }
-    }
-
-    /// <summary>Collects the writes that did not complete at once, so a send allocates nothing when all do.</summary>
-    private struct PendingWrites
-    {
-        private List<Task>? _tasks;
-
-        public void Add(ValueTask write)
-        {
-            if (!write.IsCompletedSuccessfully)
-            {
-                (_tasks ??= []).Add(write.AsTask());
-            }
-        }
-
-        public void Add(Task task)
-        {
-            if (!task.IsCompletedSuccessfully)
-            {
-                (_tasks ??= []).Add(task);
-            }
-        }
-
-        public readonly Task AllAsync() => _tasks is null ? Task.CompletedTask : Task.WhenAll(_tasks);
-
-        public Task WithPublish(Task publish)
-        {
-            Add(publish);
-            return AllAsync();
-        }
-    }
-
     [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "Publishing to the Redis backplane is failing; other instances miss messages until it heals (clients repair gaps with Sync)")]
     private partial void LogPublishFailing(Exception exception);
 
@@ -427,7 +296,4 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Warning, Message = "Applying a group command for connection {ConnectionId} and group {Group} failed")]
     private partial void LogGroupCommandFailed(Exception exception, string connectionId, string group);
-
-    [LoggerMessage(EventId = 5005, Level = LogLevel.Debug, Message = "Writing a backplane message to connection {ConnectionId} failed")]
-    private partial void LogDeliveryFailed(Exception exception, string connectionId);
 }

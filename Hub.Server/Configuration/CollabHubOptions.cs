@@ -18,7 +18,7 @@ public sealed class CollabHubOptions
     public string Redis { get; set; } = "";
 
     /// <summary>Prefix of every Redis channel and key, so deployments can share one Redis. Default <c>collabhub</c>.</summary>
-    [Required, RegularExpression("^[A-Za-z0-9._:-]{1,64}$")]
+    [Required, RegularExpression(@"^[A-Za-z0-9._:-]{1,64}\z")]
     public string RedisPrefix { get; set; } = "collabhub";
 
     [ValidateObjectMembers]
@@ -81,6 +81,34 @@ public sealed class RateLimitOptions
     /// <summary>Signals a user may send at once. Default 240.</summary>
     [Range(1, 1_000_000)]
     public int UserSignalBurst { get; set; } = 240;
+
+    /// <summary>Reads (Join, Sync) per second per connection. Default 20.</summary>
+    [Range(1, 1_000_000)]
+    public int ReadsPerSecond { get; set; } = 20;
+
+    /// <summary>Reads a connection may make at once (a reconnect rejoins every room). Default 100.</summary>
+    [Range(1, 1_000_000)]
+    public int ReadBurst { get; set; } = 100;
+
+    /// <summary>
+    /// Bytes of values and bodies per second that Join and Sync answers may carry to one user (over the user's
+    /// connections to this instance). A read is refused while the budget is spent; the read that spends it is served
+    /// whole. Default 4194304 (4 MiB).
+    /// </summary>
+    [Range(1024, long.MaxValue)]
+    public long UserReadBytesPerSecond { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Bytes a user may read at once before the rate applies. Default 16777216 (16 MiB).</summary>
+    [Range(1024, long.MaxValue)]
+    public long UserReadBytesBurst { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Private rooms one user may create (claim by joining first) per minute. Default 30.</summary>
+    [Range(1, 1_000_000)]
+    public int UserRoomsCreatedPerMinute { get; set; } = 30;
+
+    /// <summary>Private rooms a user may create at once before the rate applies. Default 10.</summary>
+    [Range(1, 1_000_000)]
+    public int UserRoomsCreatedBurst { get; set; } = 10;
 }
 
 public enum RoomAccessMode
@@ -111,9 +139,33 @@ public sealed class RoomsOptions
 
 public sealed class BackplaneOptions
 {
+    /// <summary>
+    /// Which lifetime manager carries hub messages between instances when <c>CollabHub:Redis</c> is set. Default
+    /// <c>CollabHub</c>: ours (local members first, keeps delivering locally while Redis is down); <c>SignalR</c>:
+    /// the stock <c>AddStackExchangeRedis</c> one, on the same connection and channel prefix.
+    /// </summary>
+    public BackplaneProvider Provider { get; set; } = BackplaneProvider.CollabHub;
+
     /// <summary>How long adding or removing a connection of another instance to or from a group waits for its ack. Default 5 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Most publishes (ours) sent to Redis and not yet answered. One beyond it is dropped at once and counted as
+    /// an outage would be (local members have the message; the others repair the gap with Sync), so a slow Redis
+    /// cannot make the instance queue without end. Default 10000.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxPendingPublishes { get; set; } = 10_000;
+}
+
+public enum BackplaneProvider
+{
+    /// <summary>Our <c>RedisHubLifetimeManager</c> (Backplane/).</summary>
+    CollabHub,
+
+    /// <summary>SignalR's own Redis backplane, <c>Microsoft.AspNetCore.SignalR.StackExchangeRedis</c>.</summary>
+    SignalR,
 }
 
 /// <summary>
@@ -178,6 +230,28 @@ public sealed class StoreOptions
     /// <summary>Most writes waiting for the writer; when full, writes fail at once with <c>overloaded</c>. Default 4096.</summary>
     [Range(1, 1_000_000)]
     public int WriteQueueCapacity { get; set; } = 4096;
+
+    [ValidateObjectMembers]
+    public RetentionOptions Retention { get; set; } = new();
+}
+
+/// <summary>
+/// How long rooms keep their messages (<c>CollabHub:Store:Retention:*</c>), applied by the purge every
+/// <see cref="StoreOptions.PurgeInterval"/>. A Join or Sync from below what was removed gets a full snapshot.
+/// </summary>
+public sealed class RetentionOptions
+{
+    /// <summary>How many of its newest messages each room keeps. Default 10000.</summary>
+    [Range(1, 100_000_000)]
+    public int Messages { get; set; } = 10_000;
+
+    /// <summary>The age past which messages are removed, whatever their number. Default none (unset).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "36500.00:00:00")]
+    public TimeSpan? MaxAge { get; set; }
+
+    /// <summary>Most messages removed in one transaction, so that writes wait at most for one batch. Default 1000.</summary>
+    [Range(1, 1_000_000)]
+    public int BatchSize { get; set; } = 1000;
 }
 
 public sealed class LimitsOptions
@@ -232,6 +306,13 @@ public sealed class LimitsOptions
     [Range(1, 100_000)]
     public int MaxConnectionsPerUser { get; set; } = 20;
 
+    /// <summary>
+    /// Most events waiting to be written to one connection; a connection that falls further behind (it stopped
+    /// reading, or reads slower than its rooms change) is closed, and its client reconnects and catches up. Default 8192.
+    /// </summary>
+    [Range(16, 10_000_000)]
+    public int MaxPendingEventsPerConnection { get; set; } = 8192;
+
     /// <summary>Most rooms one connection may be in at once. Default 100.</summary>
     [Range(1, 100_000)]
     public int MaxRoomsPerConnection { get; set; } = 100;
@@ -246,7 +327,7 @@ public sealed class LimitsOptions
     /// Room ids: letters, digits and <c>. _ ~ -</c>, starting with a letter or digit, so they fit in URLs.
     /// Fixed, not configurable: clients rely on it.
     /// </summary>
-    public const string RoomIdPattern = "^[A-Za-z0-9][A-Za-z0-9._~-]*$";
+    public const string RoomIdPattern = @"^[A-Za-z0-9][A-Za-z0-9._~-]*\z";
 
     /// <summary>SignalR's largest incoming message: the largest payload plus room for the envelope.</summary>
     public long MaxHubMessageBytes => Math.Max(Math.Max(MaxValueBytes, MaxBodyBytes), MaxSignalBytes) + 16 * 1024;
@@ -300,12 +381,19 @@ public sealed class AuthOptions : IValidatableObject
     /// The token claim that holds the display name, e.g. <c>preferred_username</c>, or a namespaced claim such as
     /// <c>https://example.com/name</c>. Default <c>name</c>. A token without it falls back to <c>name</c>, then to <c>sub</c>.
     /// </summary>
-    [Required, RegularExpression(@"^[^\s]{1,256}$", ErrorMessage = "CollabHub:Auth:NameClaim must be a claim name without spaces.")]
+    [Required, RegularExpression(@"^[^\s]{1,256}\z", ErrorMessage = "CollabHub:Auth:NameClaim must be a claim name without spaces.")]
     public string NameClaim { get; set; } = "name";
 
     /// <summary>How long a token from <c>POST /auth/dev-token</c> (Development only) is valid. Default 30 min.</summary>
     [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
     public TimeSpan DevTokenLifetime { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// The longest a token may be valid: tokens whose <c>exp - iat</c> (without <c>iat</c>: <c>exp - now</c>) is longer
+    /// are refused, so a leaked token is not useful for years. Default 24 h.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:01:00", "365.00:00:00")]
+    public TimeSpan MaxTokenLifetime { get; set; } = TimeSpan.FromHours(24);
 
     /// <summary>How far a token's <c>exp</c> and <c>nbf</c> may be off the server's clock. Default 1 min.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
@@ -339,6 +427,12 @@ public sealed class AuthOptions : IValidatableObject
                 $"CollabHub:Auth:SigningKey is {key.Length} bytes; an HS256 key needs at least {MinSigningKeyBytes} bytes (256 bits). " +
                 $"Make one with `openssl rand -base64 48` and set it as {Base64Prefix}<that output>.",
                 [nameof(SigningKey)]);
+        }
+        if (DevTokenLifetime > MaxTokenLifetime)
+        {
+            yield return new ValidationResult(
+                $"CollabHub:Auth:DevTokenLifetime ({DevTokenLifetime}) is longer than CollabHub:Auth:MaxTokenLifetime ({MaxTokenLifetime}): dev tokens would be refused.",
+                [nameof(DevTokenLifetime)]);
         }
         if (Authority.Length > 0)
         {
@@ -435,6 +529,6 @@ public sealed class HeadersOptions
     /// <summary>
     /// The Content-Security-Policy header of every response; empty sends none. Default <see cref="DefaultContentSecurityPolicy"/>.
     /// </summary>
-    [RegularExpression(@"^[^\r\n]*$", ErrorMessage = "CollabHub:Headers:ContentSecurityPolicy must be one line.")]
+    [RegularExpression(@"^[^\r\n]*\z", ErrorMessage = "CollabHub:Headers:ContentSecurityPolicy must be one line.")]
     public string ContentSecurityPolicy { get; set; } = DefaultContentSecurityPolicy;
 }

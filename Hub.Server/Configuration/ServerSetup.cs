@@ -49,12 +49,13 @@ internal static class ServerSetup
         // Security: who is connecting (bearer tokens; ?name= in Development), CORS, the hub's user ids.
         services.AddCollabHubSecurity(settings, builder.Environment, HubPath);
 
-        // Backplane: in-process, or Redis when configured (before AddSignalR, which keeps the first lifetime manager).
+        // Backplane: in-process, or Redis when configured, with ours or the stock lifetime manager (before AddSignalR,
+        // which keeps the first lifetime manager).
         services.AddCollabHubBackplane(settings);
         if (!string.IsNullOrWhiteSpace(settings.Redis))
         {
-            // After the Redis client's own start (hosted services start in order and stop in reverse): the first
-            // heartbeat finds it connected, and the last leave at shutdown still reaches Redis.
+            // After the Redis connection (hosted services start in order and stop in reverse): the last leave at
+            // shutdown still reaches Redis.
             services.AddHostedService(sp => sp.GetRequiredService<RedisPresenceTracker>());
         }
 
@@ -65,6 +66,7 @@ internal static class ServerSetup
         services.AddSignalR(hub =>
         {
             hub.MaximumReceiveMessageSize = limits.MaxHubMessageBytes;
+            hub.AddFilter<ConnectionBindingFilter>();
             hub.AddFilter<ErrorMappingFilter>();
             hub.AddFilter<RateLimitFilter>();
         });
@@ -83,7 +85,7 @@ internal static class ServerSetup
         app.UseCollabHubSecurityHeaders();
         app.UseDefaultFiles();
         app.UseStaticFiles();
-        app.UseCollabHubAuthentication();
+        app.UseCollabHubAuthentication(HubPath);
         // Stateful reconnect (clients that negotiate and opt in, e.g. the JS SDK): a blip of a few seconds on one
         // instance loses nothing, signals included; SignalR buffers up to HubOptions.StatefulReconnectBufferSize.
         // A connection whose token expires is closed (CollabHub:Auth:CloseOnTokenExpiry); the client reconnects with a fresh one.
@@ -91,6 +93,8 @@ internal static class ServerSetup
         app.MapHub<RoomsHub>(HubPath, endpoint =>
         {
             endpoint.AllowStatefulReconnects = true;
+            // Version 0 makes the connection id the token, and ids are not secrets: every client speaks version 1.
+            endpoint.MinimumProtocolVersion = 1;
             endpoint.CloseOnAuthenticationExpiration = closeOnTokenExpiry;
         }).RequireAuthorization().RequireCors(CorsSetup.PolicyName);
         app.MapCollabHubAuthEndpoints();

@@ -129,15 +129,19 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
     }
 
     /// <summary>
-    /// What every client must be able to read back: nesting no deeper than <see cref="LimitsOptions.MaxJsonDepth"/>
-    /// (answers wrap values in a few more levels, and System.Text.Json readers stop at 64), and strings and property
-    /// names that are valid Unicode (no invalid UTF-8, no lone surrogate escapes), which the server could not send
-    /// out again. Reads the JSON once, allocating only for long strings.
+    /// What every client must be able to read back, and read the same: nesting no deeper than
+    /// <see cref="LimitsOptions.MaxJsonDepth"/> (answers wrap values in a few more levels, and System.Text.Json readers
+    /// stop at 64); strings and property names that are valid Unicode (no invalid UTF-8, no lone surrogate escapes),
+    /// which the server could not send out again; and no object with the same property name twice (after unescaping),
+    /// which some readers take first and others last. Reads the JSON once; allocates for long strings and for the
+    /// property names of objects.
     /// </summary>
     private static void CheckText(ReadOnlySpan<byte> json, string field)
     {
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 });
         char[]? rented = null;
+        // The property names seen in each object still open, innermost last; null until the object has a property.
+        List<HashSet<string>?> names = [];
         try
         {
             while (reader.Read())
@@ -146,18 +150,32 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
                 {
                     throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} is nested deeper than {LimitsOptions.MaxJsonDepth} levels");
                 }
-                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName)
+                switch (reader.TokenType)
                 {
-                    var length = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
-                    if (rented is null || rented.Length < length)
-                    {
-                        if (rented is not null)
+                    case JsonTokenType.StartObject:
+                        names.Add(null);
+                        break;
+                    case JsonTokenType.EndObject:
+                        names.RemoveAt(names.Count - 1);
+                        break;
+                    case JsonTokenType.String or JsonTokenType.PropertyName:
+                        var length = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+                        if (rented is null || rented.Length < length)
                         {
-                            ArrayPool<char>.Shared.Return(rented);
+                            if (rented is not null)
+                            {
+                                ArrayPool<char>.Shared.Return(rented);
+                            }
+                            rented = ArrayPool<char>.Shared.Rent(Math.Max(length, 64));
                         }
-                        rented = ArrayPool<char>.Shared.Rent(Math.Max(length, 64));
-                    }
-                    reader.CopyString(rented);
+                        var written = reader.CopyString(rented);
+                        if (reader.TokenType == JsonTokenType.PropertyName
+                            && !(names[^1] ??= new HashSet<string>(StringComparer.Ordinal)).Add(new string(rented, 0, written)))
+                        {
+                            throw HubErrors.Create(ErrorCodes.InvalidArgument,
+                                $"{field} has the property '{Shorten(rented.AsSpan(0, written))}' twice in one object; readers would disagree on its value");
+                        }
+                        break;
                 }
             }
         }
@@ -177,6 +195,8 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
             }
         }
     }
+
+    private static string Shorten(ReadOnlySpan<char> name) => name.Length <= 64 ? name.ToString() : $"{name[..64]}…";
 
     private static bool IsPrintable(string text)
     {

@@ -70,7 +70,8 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     {
         request = validate.Require(request);
         var roomId = WritableRoom(request.RoomId);
-        return rooms.SignalAsync(Connection, roomId, validate.Payload(request.Payload));
+        rooms.Signal(Connection, roomId, validate.Payload(request.Payload));
+        return Task.CompletedTask;
     }
 
     public Task Grant(GrantRequest? request)

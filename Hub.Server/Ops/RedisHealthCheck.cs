@@ -1,13 +1,13 @@
-using CollabHub.Server.Backplane.Redis;
+using CollabHub.Server.Backplane;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CollabHub.Server.Ops;
 
-/// <summary>Ready only while the Redis backplane is connected: a load balancer then prefers instances that reach the others.</summary>
-internal sealed class RedisHealthCheck(RedisClient redis) : IHealthCheck
+/// <summary>Ready only while Redis is connected (commands and subscriptions): a load balancer then prefers instances that reach the others.</summary>
+internal sealed class RedisHealthCheck(RedisConnection redis) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(redis.IsConnected
             ? HealthCheckResult.Healthy()
-            : HealthCheckResult.Unhealthy("the Redis backplane is unreachable; reconnecting"));
+            : HealthCheckResult.Unhealthy("Redis is unreachable; reconnecting"));
 }

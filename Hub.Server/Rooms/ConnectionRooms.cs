@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using CollabHub.Server.Store;
 
 namespace CollabHub.Server.Rooms;
@@ -14,6 +15,9 @@ internal sealed class ConnectionRooms(string connectionId, string userId, string
     public string ConnectionId { get; } = connectionId;
     public string UserId { get; } = userId;
     public string Name { get; } = name;
+
+    /// <summary>What others see of this connection in its signals: random, so it can neither address nor resume it.</summary>
+    public string Tag { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(9)).Replace('+', '-').Replace('/', '_');
 
     /// <summary>The connection's role in the room, or null when it has not joined it.</summary>
     public RoomRole? RoleIn(string roomId)

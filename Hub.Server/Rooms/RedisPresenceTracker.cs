@@ -1,8 +1,8 @@
 using CollabHub.Protocol;
 using CollabHub.Server.Backplane;
-using CollabHub.Server.Backplane.Redis;
 using CollabHub.Server.Configuration;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace CollabHub.Server.Rooms;
 
@@ -12,11 +12,12 @@ namespace CollabHub.Server.Rooms;
 /// and a sorted set of instances scored by their last heartbeat (Redis's own clock, so instances' clocks may
 /// differ). Every <see cref="PresenceOptions.HeartbeatInterval"/> an instance renews its heartbeat and removes
 /// the entries of instances silent for longer than <see cref="PresenceOptions.InstanceExpiry"/>, telling those
-/// rooms. Changes run as Lua scripts, so each is atomic in Redis (a single Redis, not Redis Cluster).
+/// rooms. Changes run as Lua scripts (<c>ScriptEvaluateAsync</c>), so each is atomic in Redis (a single Redis, not
+/// Redis Cluster).
 /// </summary>
 /// <remarks>
-/// This instance's own connections are also kept in memory: while Redis is unreachable, answers come from them
-/// (logged once); after any failure, and when a heartbeat finds this instance missing from Redis (restarted empty,
+/// This instance's own connections are also kept in memory: while Redis is unreachable, answers come from them at
+/// once (logged once; nothing waits in the multiplexer's backlog); after any failure, and when a heartbeat finds this instance missing from Redis (restarted empty,
 /// or reaped by others during a long outage), the next heartbeat makes Redis hold exactly them again.
 /// </remarks>
 internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenceTracker
@@ -67,7 +68,7 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         """;
 
     private readonly MemoryPresenceTracker _local = new();
-    private readonly RedisClient _redis;
+    private readonly RedisConnection _redis;
     private readonly RoomBroadcaster _broadcaster;
     private readonly PresenceOptions _options;
     private readonly string _instanceId;
@@ -78,7 +79,7 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
     private int _resyncNeeded;
 
     public RedisPresenceTracker(
-        RedisClient redis,
+        RedisConnection redis,
         RoomBroadcaster broadcaster,
         BackplaneInstance instance,
         IOptions<CollabHubOptions> options,
@@ -105,12 +106,11 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         var local = _local.Add(roomId, connectionId, userId, name);
         try
         {
-            var reply = await AddInRedisAsync(roomId, connectionId, new PresenceMember(userId, name));
+            var parts = (RedisResult[])(await AddInRedisAsync(roomId, connectionId, new PresenceMember(userId, name)))!;
             _outage.Succeeded();
-            var parts = reply.AsArray();
-            return (Parse(parts[1]), parts[0].AsInt64() == 1);
+            return (Parse((RedisValue[])parts[1]!), (long)parts[0] == 1);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
         {
             OutageFailed(ex);
             return local;
@@ -122,12 +122,11 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         var local = _local.Remove(roomId, connectionId);
         try
         {
-            var reply = await _redis.ExecuteAsync("EVAL", RemoveScript, 1, RoomKey(roomId), Field(connectionId));
+            var parts = (RedisResult[])(await EvaluateAsync(RemoveScript, [RoomKey(roomId)], [Field(connectionId)]))!;
             _outage.Succeeded();
-            var parts = reply.AsArray();
-            return parts[0].AsInt64() == 1 ? Parse(parts[1]) : null;
+            return (long)parts[0] == 1 ? Parse((RedisValue[])parts[1]!) : null;
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
         {
             OutageFailed(ex);
             return local;
@@ -141,18 +140,18 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         {
             try
             {
-                var beat = (await _redis.ExecuteAsync("EVAL", HeartbeatScript, 1, _instancesKey, _instanceId, (long)_options.InstanceExpiry.TotalMilliseconds)).AsArray();
-                if (beat[0].AsInt64() == 0 || Interlocked.Exchange(ref _resyncNeeded, 0) == 1)
+                var beat = (RedisResult[])(await EvaluateAsync(HeartbeatScript, [_instancesKey], [_instanceId, (long)_options.InstanceExpiry.TotalMilliseconds]))!;
+                if ((long)beat[0] == 0 || Interlocked.Exchange(ref _resyncNeeded, 0) == 1)
                 {
                     await ResyncAsync();
                 }
-                foreach (var instance in beat[1].AsArray())
+                foreach (var instance in (string[])beat[1]!)
                 {
-                    await ReapAsync(instance.AsString()!);
+                    await ReapAsync(instance);
                 }
                 _outage.Succeeded();
             }
-            catch (RedisException ex)
+            catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
             {
                 OutageFailed(ex);
             }
@@ -172,7 +171,7 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
             // Leave at once rather than after the expiry; a crash leaves it to the others' reaping.
             await ReapAsync(_instanceId);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
         {
             LogLeaveFailed(ex);
         }
@@ -181,23 +180,28 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
     /// <summary>Removes an instance's entries and tells the rooms concerned who is left.</summary>
     private async Task ReapAsync(string instanceId)
     {
-        var rooms = await _redis.ExecuteAsync("EVAL", ReapScript, 2, InstanceRoomsKey(instanceId), _instancesKey,
-            _roomKeyPrefix, instanceId + ":", instanceId);
-        var changed = rooms.AsArray().Select(r => r.AsString()!).Distinct(StringComparer.Ordinal).ToList();
+        var rooms = (string[])(await EvaluateAsync(ReapScript, [InstanceRoomsKey(instanceId), _instancesKey],
+            [_roomKeyPrefix, instanceId + ":", instanceId]))!;
+        var changed = rooms.Distinct(StringComparer.Ordinal).ToList();
         if (instanceId != _instanceId && changed.Count > 0)
         {
             LogReaped(instanceId, changed.Count);
         }
         foreach (var roomId in changed)
         {
-            var members = await _redis.ExecuteAsync("HVALS", RoomKey(roomId));
-            _broadcaster.PresenceChanged(roomId, Parse(members));
+            _broadcaster.PresenceChanged(roomId, Parse(await _redis.Database.HashValuesAsync(RoomKey(roomId))));
         }
     }
 
-    private Task<RespValue> AddInRedisAsync(string roomId, string connectionId, PresenceMember member) =>
-        _redis.ExecuteAsync("EVAL", AddScript, 3, RoomKey(roomId), InstanceRoomsKey(_instanceId), _instancesKey,
-            Field(connectionId), $"{member.UserId}\n{member.Name}", roomId, _instanceId);
+    private Task<RedisResult> AddInRedisAsync(string roomId, string connectionId, PresenceMember member) =>
+        EvaluateAsync(AddScript, [RoomKey(roomId), InstanceRoomsKey(_instanceId), _instancesKey],
+            [Field(connectionId), $"{member.UserId}\n{member.Name}", roomId, _instanceId]);
+
+    /// <summary>Runs a script; while Redis is unreachable, fails at once instead of waiting in the multiplexer's backlog.</summary>
+    private Task<RedisResult> EvaluateAsync(string script, RedisKey[] keys, RedisValue[] values) =>
+        _redis.IsConnected
+            ? _redis.Database.ScriptEvaluateAsync(script, keys, values)
+            : Task.FromException<RedisResult>(new RedisUnavailableException($"Not connected to Redis at {_redis.Description}."));
 
     /// <summary>
     /// After an outage (joins and leaves meanwhile were not written; Redis may have kept stale entries or restarted
@@ -206,9 +210,9 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
     /// </summary>
     private async Task ResyncAsync()
     {
-        var reaped = await _redis.ExecuteAsync("EVAL", ReapScript, 2, InstanceRoomsKey(_instanceId), _instancesKey,
-            _roomKeyPrefix, _instanceId + ":", _instanceId);
-        var rooms = new HashSet<string>(reaped.AsArray().Select(r => r.AsString()!), StringComparer.Ordinal);
+        var reaped = (string[])(await EvaluateAsync(ReapScript, [InstanceRoomsKey(_instanceId), _instancesKey],
+            [_roomKeyPrefix, _instanceId + ":", _instanceId]))!;
+        var rooms = new HashSet<string>(reaped, StringComparer.Ordinal);
         foreach (var (roomId, connectionId, member) in _local.Snapshot())
         {
             await AddInRedisAsync(roomId, connectionId, member);
@@ -216,22 +220,22 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         }
         foreach (var roomId in rooms)
         {
-            _broadcaster.PresenceChanged(roomId, Parse(await _redis.ExecuteAsync("HVALS", RoomKey(roomId))));
+            _broadcaster.PresenceChanged(roomId, Parse(await _redis.Database.HashValuesAsync(RoomKey(roomId))));
         }
     }
 
-    private void OutageFailed(RedisException exception)
+    private void OutageFailed(Exception exception)
     {
         Volatile.Write(ref _resyncNeeded, 1);
         _outage.Failed(exception);
     }
 
-    private static PresenceEntry[] Parse(RespValue values)
+    private static PresenceEntry[] Parse(RedisValue[] values)
     {
-        var members = new List<PresenceMember>();
-        foreach (var value in values.AsArray())
+        var members = new List<PresenceMember>(values.Length);
+        foreach (var value in values)
         {
-            var text = value.AsString() ?? "";
+            var text = (string?)value ?? "";
             var split = text.IndexOf('\n');
             members.Add(split < 0 ? new PresenceMember(text, text) : new PresenceMember(text[..split], text[(split + 1)..]));
         }

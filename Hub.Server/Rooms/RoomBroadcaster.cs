@@ -24,8 +24,9 @@ internal sealed partial class RoomBroadcaster(IHubContext<RoomsHub> hub, ILogger
     public void PresenceChanged(string roomId, IReadOnlyList<PresenceEntry> presence) =>
         Observe(hub.Clients.Group(roomId).SendAsync(HubEvents.PresenceChanged, roomId, presence), roomId);
 
-    public Task SignalAsync(string roomId, string senderConnectionId, SignalEvent signal) =>
-        hub.Clients.GroupExcept(roomId, senderConnectionId).SendAsync(HubEvents.Signaled, roomId, signal);
+    /// <summary>Not awaited either: a member that does not read its socket must not hold up the sender's calls.</summary>
+    public void Signal(string roomId, string senderConnectionId, SignalEvent signal) =>
+        Observe(hub.Clients.GroupExcept(roomId, senderConnectionId).SendAsync(HubEvents.Signaled, roomId, signal), roomId);
 
     private void Observe(Task send, string roomId)
     {

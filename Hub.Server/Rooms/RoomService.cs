@@ -203,8 +203,8 @@ internal sealed partial class RoomService
     [LoggerMessage(EventId = 2204, Level = LogLevel.Information, Message = "Refused a write ({Code}): {Detail}")]
     private partial void LogWriteRefused(string code, string detail);
 
-    public Task SignalAsync(ConnectionRooms connection, string roomId, JsonElement payload) =>
-        broadcaster.SignalAsync(roomId, connection.ConnectionId, new SignalEvent(connection.UserId, connection.Name, connection.ConnectionId, payload));
+    public void Signal(ConnectionRooms connection, string roomId, JsonElement payload) =>
+        broadcaster.Signal(roomId, connection.ConnectionId, new SignalEvent(connection.UserId, connection.Name, connection.Tag, payload));
 
     private async Task RemovePresenceAsync(ConnectionRooms connection, string roomId)
     {

@@ -30,7 +30,7 @@ internal static class CollabHubAuthentication
             .AddJwtBearer()
             .AddScheme<AuthenticationSchemeOptions, DevelopmentIdentityHandler>(DevelopmentIdentityHandler.SchemeName, null);
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<CollabHubOptions>, TokenKeys>((jwt, options, keys) => ConfigureJwtBearer(jwt, options.Value.Auth, keys, hubPath));
+            .Configure<IOptions<CollabHubOptions>, TokenKeys, TimeProvider>((jwt, options, keys, clock) => ConfigureJwtBearer(jwt, options.Value.Auth, keys, clock, hubPath));
         services.AddAuthorization();
         return services;
     }
@@ -41,7 +41,7 @@ internal static class CollabHubAuthentication
             ? JwtBearerDefaults.AuthenticationScheme
             : DevelopmentIdentityHandler.SchemeName;
 
-    private static void ConfigureJwtBearer(JwtBearerOptions jwt, AuthOptions auth, TokenKeys keys, string hubPath)
+    private static void ConfigureJwtBearer(JwtBearerOptions jwt, AuthOptions auth, TokenKeys keys, TimeProvider clock, string hubPath)
     {
         // Claims keep their JWT names (sub, name), which UserIdentity reads.
         jwt.MapInboundClaims = false;
@@ -90,9 +90,17 @@ internal static class CollabHubAuthentication
             },
             OnTokenValidated = context =>
             {
-                if (string.IsNullOrEmpty(context.Principal?.FindFirst(UserIdentity.SubjectClaim)?.Value))
+                if (context.Principal?.FindFirst(UserIdentity.SubjectClaim)?.Value is not { Length: > 0 } subject)
                 {
                     context.Fail("the token has no sub claim");
+                }
+                else if (!DisplayNames.IsValidUserId(subject))
+                {
+                    context.Fail($"the token's sub must be 1 to {DisplayNames.MaxUserIdLength} characters without control characters");
+                }
+                else if (LifetimeTooLong(context.Principal, auth.MaxTokenLifetime, clock) is { } reason)
+                {
+                    context.Fail(reason);
                 }
                 else if (auth.NameClaim != UserIdentity.NameClaim)
                 {
@@ -101,6 +109,22 @@ internal static class CollabHubAuthentication
                 return Task.CompletedTask;
             },
         };
+    }
+
+    /// <summary>
+    /// Why a token lives too long, if it does: <c>exp - iat</c> above <paramref name="maxLifetime"/>, or, without
+    /// <c>iat</c>, an <c>exp</c> further than that from now. A long-lived token that leaks stays useful for long.
+    /// </summary>
+    private static string? LifetimeTooLong(ClaimsPrincipal principal, TimeSpan maxLifetime, TimeProvider clock)
+    {
+        if (!long.TryParse(principal.FindFirst("exp")?.Value, out var expires))
+        {
+            return null; // RequireExpirationTime already refused tokens without exp.
+        }
+        var issued = long.TryParse(principal.FindFirst("iat")?.Value, out var iat) ? iat : clock.GetUtcNow().ToUnixTimeSeconds();
+        return expires - issued > (long)maxLifetime.TotalSeconds
+            ? $"the token is valid for longer than CollabHub:Auth:MaxTokenLifetime ({maxLifetime})"
+            : null;
     }
 
     /// <summary>Makes the value of <paramref name="nameClaim"/>, when the token has it, the <c>name</c> that UserIdentity reads.</summary>

@@ -10,9 +10,10 @@ namespace CollabHub.Server.Security;
 
 /// <summary>
 /// Token buckets on writes (Set, Delete, Post) and on signals, per connection and per user (over the user's
-/// connections to this instance). A call over a limit fails at once with <c>rate_limited</c>; it does not wait, so
-/// one flooding client costs the server a refusal per call and slows nobody else. The first refusal of a
-/// connection is logged; later ones are counted and logged when it closes.
+/// connections to this instance), and on reads (Join, Sync): a count per connection, and a budget of bytes served
+/// per user, so that nobody can make the server copy megabytes for them in a loop. A call over a limit fails at once
+/// with <c>rate_limited</c>; it does not wait, so one flooding client costs the server a refusal per call and slows
+/// nobody else. The first refusal of a connection is logged; later ones are counted and logged when it closes.
 /// </summary>
 internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
 {
@@ -78,27 +79,54 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
 
     public ValueTask<object?> InvokeMethodAsync(HubInvocationContext context, Func<HubInvocationContext, ValueTask<object?>> next)
     {
-        var kind = context.HubMethodName switch
+        if (!context.Context.Items.TryGetValue(StateKey, out var state) || state is not ConnectionBuckets connection)
         {
-            HubMethods.Set or HubMethods.Delete or HubMethods.Post => "writes",
-            HubMethods.Signal => "signals",
-            _ => null,
-        };
-        if (kind is not null && context.Context.Items.TryGetValue(StateKey, out var state) && state is ConnectionBuckets connection)
-        {
-            var signal = kind == "signals";
-            using var own = (signal ? connection.Signals : connection.Writes).AttemptAcquire();
-            if (!own.IsAcquired)
-            {
-                throw Refuse(connection, context, kind, "this connection");
-            }
-            using var shared = (signal ? connection.UserBuckets.Signals : connection.UserBuckets.Writes).AttemptAcquire();
-            if (!shared.IsAcquired)
-            {
-                throw Refuse(connection, context, kind, "this user");
-            }
+            return next(context);
         }
-        return next(context);
+        switch (context.HubMethodName)
+        {
+            case HubMethods.Set or HubMethods.Delete or HubMethods.Post:
+                Acquire(connection.Writes, connection.UserBuckets.Writes, connection, context, "writes");
+                return next(context);
+            case HubMethods.Signal:
+                Acquire(connection.Signals, connection.UserBuckets.Signals, connection, context, "signals");
+                return next(context);
+            case HubMethods.Join or HubMethods.Sync:
+                Acquire(connection.Reads, null, connection, context, "reads");
+                if (!connection.UserBuckets.ReadBytes.HasBudget())
+                {
+                    throw Refuse(connection, context, "bytes read", "this user");
+                }
+                return ChargeReadAsync(next(context), connection.UserBuckets.ReadBytes);
+            default:
+                return next(context);
+        }
+    }
+
+    private void Acquire(RateLimiter own, RateLimiter? shared, ConnectionBuckets connection, HubInvocationContext context, string kind)
+    {
+        using var ownLease = own.AttemptAcquire();
+        if (!ownLease.IsAcquired)
+        {
+            throw Refuse(connection, context, kind, "this connection");
+        }
+        using var sharedLease = shared?.AttemptAcquire();
+        if (sharedLease is { IsAcquired: false })
+        {
+            throw Refuse(connection, context, kind, "this user");
+        }
+    }
+
+    private static async ValueTask<object?> ChargeReadAsync(ValueTask<object?> read, ByteBudget budget)
+    {
+        var result = await read;
+        budget.Charge(result switch
+        {
+            JoinResult join => ByteBudget.SizeOf(join.Entries, join.Messages),
+            SyncResult sync => ByteBudget.SizeOf(sync.Entries, sync.Messages),
+            _ => 0,
+        });
+        return result;
     }
 
     private HubException Refuse(ConnectionBuckets connection, HubInvocationContext context, string kind, string who)
@@ -134,11 +162,13 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
         public UserBuckets UserBuckets { get; } = userBuckets;
         public TokenBucketRateLimiter Writes { get; } = Bucket(options.WritesPerSecond, options.WriteBurst);
         public TokenBucketRateLimiter Signals { get; } = Bucket(options.SignalsPerSecond, options.SignalBurst);
+        public TokenBucketRateLimiter Reads { get; } = Bucket(options.ReadsPerSecond, options.ReadBurst);
 
         public void Dispose()
         {
             Writes.Dispose();
             Signals.Dispose();
+            Reads.Dispose();
         }
     }
 
@@ -149,6 +179,7 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
 
         public TokenBucketRateLimiter Writes { get; } = Bucket(options.UserWritesPerSecond, options.UserWriteBurst);
         public TokenBucketRateLimiter Signals { get; } = Bucket(options.UserSignalsPerSecond, options.UserSignalBurst);
+        public ByteBudget ReadBytes { get; } = new(options.UserReadBytesPerSecond, options.UserReadBytesBurst, TimeProvider.System);
 
         public UserBuckets Retain()
         {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using System.Threading.RateLimiting;
 using CollabHub.Protocol;
 using CollabHub.Server.Backplane;
 using CollabHub.Server.Configuration;
@@ -16,7 +17,7 @@ namespace CollabHub.Server.Security;
 /// memory. A grant is stored, then announced on the <see cref="IClusterBus"/> so that every instance updates its
 /// cache and its connections at once (<see cref="Changed"/>).
 /// </summary>
-internal sealed partial class RoomAccessService : IHostedService
+internal sealed partial class RoomAccessService : IHostedService, IDisposable
 {
     private const string Topic = "access";
 
@@ -26,15 +27,30 @@ internal sealed partial class RoomAccessService : IHostedService
     private readonly TimeProvider _clock;
     private readonly ILogger<RoomAccessService> _logger;
     private readonly ConcurrentDictionary<(string RoomId, string UserId), (RoomRole Role, long ExpiresAt)> _cache = new();
+    private readonly PartitionedRateLimiter<string> _roomCreations;
+    private readonly int _roomCreationBurst;
 
     public RoomAccessService(RoomAccessStore store, IClusterBus bus, IOptions<CollabHubOptions> options, TimeProvider clock, ILogger<RoomAccessService> logger)
     {
         _store = store;
         _bus = bus;
         _options = options.Value.Rooms;
+        _roomCreationBurst = options.Value.Limits.Rates.UserRoomsCreatedBurst;
         _clock = clock;
         _logger = logger;
+        var rates = options.Value.Limits.Rates;
+        // One bucket per user, dropped by the limiter once it has refilled and sat idle.
+        _roomCreations = PartitionedRateLimiter.Create<string, string>(user => RateLimitPartition.GetTokenBucketLimiter(user, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = rates.UserRoomsCreatedBurst,
+            TokensPerPeriod = rates.UserRoomsCreatedPerMinute,
+            ReplenishmentPeriod = TimeSpan.FromMinutes(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        }));
     }
+
+    public void Dispose() => _roomCreations.Dispose();
 
     /// <summary>A user's role in a room changed (raised on every instance, on the bus's receive loop).</summary>
     public event Action<string, string, RoomRole>? Changed;
@@ -45,7 +61,10 @@ internal sealed partial class RoomAccessService : IHostedService
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>The role a user joins a room with; in a private room nobody owns yet, the user becomes its owner.</summary>
+    /// <summary>
+    /// The role a user joins a room with; a private room that was never claimed becomes the user's, within the
+    /// user's budget of rooms created (<c>rate_limited</c> beyond it, and nothing is created).
+    /// </summary>
     public async ValueTask<RoomRole> RoleForJoinAsync(string roomId, string userId, CancellationToken cancellationToken)
     {
         if (!IsPrivate)
@@ -57,12 +76,27 @@ internal sealed partial class RoomAccessService : IHostedService
         {
             return cached.Role;
         }
-        var role = await _store.JoinAsync(roomId, userId, cancellationToken);
-        Remember(roomId, userId, role);
-        return role;
+        var role = await _store.JoinAsync(roomId, userId, () => MayCreateRoom(userId), cancellationToken);
+        if (role is null)
+        {
+            LogRoomCreationRefused(userId, roomId);
+            throw HubErrors.Create(ErrorCodes.RateLimited,
+                $"you created {_roomCreationBurst} rooms in a short time; wait a minute before creating room '{roomId}'");
+        }
+        Remember(roomId, userId, role.Value);
+        return role.Value;
     }
 
-    /// <summary>Sets a user's role, as asked by <paramref name="granter"/> (who must own the room).</summary>
+    private bool MayCreateRoom(string userId)
+    {
+        using var lease = _roomCreations.AttemptAcquire(userId);
+        return lease.IsAcquired;
+    }
+
+    /// <summary>
+    /// Sets a user's role, as asked by <paramref name="granter"/>, who must own the room: checked first against the
+    /// role the connection holds, then again in the store as the change is applied.
+    /// </summary>
     public async Task GrantAsync(string roomId, string granter, RoomRole granterRole, string userId, RoomRole role, CancellationToken cancellationToken)
     {
         if (!IsPrivate)
@@ -77,7 +111,10 @@ internal sealed partial class RoomAccessService : IHostedService
         {
             throw HubErrors.Create(ErrorCodes.InvalidArgument, "an owner cannot change their own role");
         }
-        await _store.SetAsync(roomId, userId, role, cancellationToken);
+        if (!await _store.GrantAsync(roomId, granter, userId, role, cancellationToken))
+        {
+            throw HubErrors.Create(ErrorCodes.Forbidden, $"you are no longer an owner of room '{roomId}'");
+        }
         LogGranted(granter, userId, role, roomId);
         var notice = JsonSerializer.SerializeToUtf8Bytes(new AccessNotice(roomId, userId, role));
         try
@@ -142,6 +179,9 @@ internal sealed partial class RoomAccessService : IHostedService
 
     [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "An access change in room {RoomId} could not be announced to other instances; their caches expire it")]
     private partial void LogNoticeLost(Exception exception, string roomId);
+
+    [LoggerMessage(EventId = 7004, Level = LogLevel.Information, Message = "Refused to create room {RoomId} for user {UserId}: too many rooms created")]
+    private partial void LogRoomCreationRefused(string userId, string roomId);
 
     [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Dropped a malformed access notice")]
     private partial void LogBadNotice(Exception exception);

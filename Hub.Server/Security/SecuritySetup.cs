@@ -12,15 +12,21 @@ internal static class SecuritySetup
         services.AddCollabHubAuthentication(environment, hubPath);
         services.AddCollabHubCors(settings.Cors, environment.IsDevelopment());
         services.AddSingleton<IUserIdProvider, SubjectUserIdProvider>();
+        services.AddSingleton<ConnectionBinding>();
         return services;
     }
 
-    /// <summary>CORS, then who the user is, then whether the endpoint lets them in. After static files, before the endpoints.</summary>
-    public static IApplicationBuilder UseCollabHubAuthentication(this IApplicationBuilder app)
+    /// <summary>
+    /// CORS, then who the user is, then whether the endpoint lets them in, then whether a request on an existing
+    /// connection comes from the user who negotiated it. After static files, before the endpoints.
+    /// </summary>
+    public static IApplicationBuilder UseCollabHubAuthentication(this IApplicationBuilder app, string hubPath)
     {
         app.UseCors();
         app.UseAuthentication();
         app.UseAuthorization();
+        var bindings = app.ApplicationServices.GetRequiredService<ConnectionBinding>();
+        app.Use(next => bindings.Handle(next, hubPath));
         return app;
     }
 

@@ -3,7 +3,11 @@ using Microsoft.AspNetCore.SignalR;
 
 namespace CollabHub.Server.Security;
 
-/// <summary>Who a connection belongs to: the user id (<c>sub</c>) and display name (<c>name</c>) of its authenticated user.</summary>
+/// <summary>
+/// Who a connection belongs to: the user id (<c>sub</c>) and display name (<c>name</c>) of its authenticated user.
+/// The name is cleaned by <see cref="DisplayNames.Clean"/>; a user id that breaks <see cref="DisplayNames.IsValidUserId"/>
+/// never gets this far (its token is refused).
+/// </summary>
 internal sealed record UserIdentity(string UserId, string Name)
 {
     public const string SubjectClaim = "sub";
@@ -16,12 +20,12 @@ internal sealed record UserIdentity(string UserId, string Name)
             return null;
         }
         var userId = user.FindFirst(SubjectClaim)?.Value ?? user.FindFirst(ClaimTypes.NameIdentifier)?.Value;
-        if (string.IsNullOrEmpty(userId))
+        if (!DisplayNames.IsValidUserId(userId))
         {
             return null;
         }
         var name = user.FindFirst(NameClaim)?.Value ?? user.FindFirst(ClaimTypes.Name)?.Value;
-        return new UserIdentity(userId, string.IsNullOrEmpty(name) ? userId : name);
+        return new UserIdentity(userId!, DisplayNames.Clean(name, userId!));
     }
 }
 

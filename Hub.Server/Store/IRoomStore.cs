@@ -35,7 +35,17 @@ internal interface IRoomStore
 
     /// <summary>Deletes tombstones and mutation records older than the given times; raises each room's purge horizon.</summary>
     Task<PurgeResult> PurgeAsync(DateTimeOffset tombstonesBefore, DateTimeOffset mutationsBefore, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the messages a room no longer keeps (beyond the newest <see cref="MessageRetention.KeepPerRoom"/>, or
+    /// older than <see cref="MessageRetention.OlderThan"/>) in small batches; raises each such room's purge horizon
+    /// to its newest deleted message first. Returns how many were deleted.
+    /// </summary>
+    Task<int> PurgeMessagesAsync(MessageRetention retention, CancellationToken cancellationToken);
 }
+
+/// <summary>Which messages rooms keep: the newest <paramref name="KeepPerRoom"/>, none older than <paramref name="OlderThan"/>.</summary>
+internal sealed record MessageRetention(int KeepPerRoom, DateTimeOffset? OlderThan, int BatchSize);
 
 /// <summary>A write for <see cref="IRoomStore.CommitAsync"/>. <see cref="ValueJson"/> is the value (Set) or body (Post).</summary>
 internal sealed record WriteCommand(

@@ -25,6 +25,18 @@ internal sealed partial class SchemaMigrator(IDbContextFactory<StoreDbContext> c
                 role INTEGER NOT NULL,
                 CONSTRAINT "PK_room_access" PRIMARY KEY (room_id, user_id))
             """,
+        // 3: claims of private rooms, kept for good; every room with access rows was claimed by its first owner.
+        _ => """
+            CREATE TABLE IF NOT EXISTS room_claims (
+                room_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                "at" BIGINT NOT NULL,
+                CONSTRAINT "PK_room_claims" PRIMARY KEY (room_id));
+            INSERT INTO room_claims (room_id, user_id, "at")
+                SELECT a.room_id, min(a.user_id), 0 FROM room_access a
+                WHERE NOT EXISTS (SELECT 1 FROM room_claims c WHERE c.room_id = a.room_id)
+                GROUP BY a.room_id
+            """,
     ];
 
     public static int CurrentVersion => Steps.Length;

@@ -364,6 +364,52 @@ internal sealed partial class SqlRoomStore(
         await transaction.CommitAsync(cancellationToken);
         return new PurgeResult(tombstones, mutations);
     }
+
+    public async Task<int> PurgeMessagesAsync(MessageRetention retention, CancellationToken cancellationToken)
+    {
+        var deleted = 0;
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        // Rooms over the count, and rooms with messages older than the age: each is cut in its own short transactions.
+        var overCount = await db.Messages.GroupBy(m => m.RoomId).Where(g => g.Count() > retention.KeepPerRoom)
+            .Select(g => g.Key).ToListAsync(cancellationToken);
+        var tooOld = retention.OlderThan is { } olderThan
+            ? await db.Messages.Where(m => m.At < olderThan.ToUnixTimeMilliseconds()).Select(m => m.RoomId).Distinct().ToListAsync(cancellationToken)
+            : [];
+        foreach (var roomId in overCount.Union(tooOld).Order(StringComparer.Ordinal))
+        {
+            var countCut = await db.Messages.Where(m => m.RoomId == roomId).OrderByDescending(m => m.Seq)
+                .Skip(retention.KeepPerRoom).Select(m => (long?)m.Seq).FirstOrDefaultAsync(cancellationToken) ?? 0;
+            var ageCut = retention.OlderThan is { } before
+                ? await db.Messages.Where(m => m.RoomId == roomId && m.At < before.ToUnixTimeMilliseconds())
+                    .MaxAsync(m => (long?)m.Seq, cancellationToken) ?? 0
+                : 0;
+            deleted += await CutMessagesAsync(db, roomId, Math.Max(countCut, ageCut), retention.BatchSize, cancellationToken);
+        }
+        return deleted;
+    }
+
+    /// <summary>
+    /// Deletes a room's messages up to <paramref name="upToSeq"/>, a batch per transaction so writes are held up only
+    /// briefly. The room's purge horizon is raised first: a delta read from below it, which could no longer be
+    /// complete, is answered with a full snapshot instead.
+    /// </summary>
+    private static async Task<int> CutMessagesAsync(StoreDbContext db, string roomId, long upToSeq, int batchSize, CancellationToken cancellationToken)
+    {
+        await db.Rooms.Where(r => r.Id == roomId && r.PurgedSeq < upToSeq)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.PurgedSeq, upToSeq), cancellationToken);
+        var deleted = 0;
+        while (true)
+        {
+            var lowest = await db.Messages.Where(m => m.RoomId == roomId && m.Seq <= upToSeq).OrderBy(m => m.Seq)
+                .Skip(batchSize - 1).Select(m => (long?)m.Seq).FirstOrDefaultAsync(cancellationToken) ?? upToSeq;
+            var batch = await db.Messages.Where(m => m.RoomId == roomId && m.Seq <= lowest).ExecuteDeleteAsync(cancellationToken);
+            deleted += batch;
+            if (batch == 0 || lowest >= upToSeq)
+            {
+                return deleted;
+            }
+        }
+    }
 }
 
 /// <summary>A mutation id came back for another room or operation than the one it was first used for.</summary>

@@ -65,6 +65,17 @@ internal sealed class RoomAccessRow
     public RoomRole Role { get; set; }
 }
 
+/// <summary>
+/// That a private room has been claimed, and by whom (schema version 3). Kept for good: a room that once had an owner
+/// is never claimable again, even if its access rows were lost.
+/// </summary>
+internal sealed class RoomClaimRow
+{
+    public required string RoomId { get; set; }
+    public required string UserId { get; set; }
+    public long At { get; set; }
+}
+
 /// <summary>What a user may do in a room; stored as its number, so the order matters: each role includes the ones below.</summary>
 internal enum RoomRole
 {
@@ -88,6 +99,7 @@ internal sealed class StoreDbContext(DbContextOptions<StoreDbContext> options) :
     public DbSet<MutationRow> Mutations => Set<MutationRow>();
     public DbSet<SchemaInfoRow> SchemaInfo => Set<SchemaInfoRow>();
     public DbSet<RoomAccessRow> RoomAccess => Set<RoomAccessRow>();
+    public DbSet<RoomClaimRow> RoomClaims => Set<RoomClaimRow>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -145,6 +157,14 @@ internal sealed class StoreDbContext(DbContextOptions<StoreDbContext> options) :
             e.Property(r => r.RoomId).HasColumnName("room_id");
             e.Property(r => r.UserId).HasColumnName("user_id");
             e.Property(r => r.Role).HasColumnName("role");
+        });
+        model.Entity<RoomClaimRow>(e =>
+        {
+            e.ToTable("room_claims");
+            e.HasKey(r => r.RoomId);
+            e.Property(r => r.RoomId).HasColumnName("room_id");
+            e.Property(r => r.UserId).HasColumnName("user_id");
+            e.Property(r => r.At).HasColumnName("at");
         });
         model.Entity<SchemaInfoRow>(e =>
         {

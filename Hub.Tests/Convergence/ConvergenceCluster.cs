@@ -25,7 +25,9 @@ internal sealed class ConvergenceCluster : IAsyncDisposable
     /// <summary>The hub URL clients of instance <paramref name="instance"/> use: through its proxy.</summary>
     public Uri ClientUrl(int instance) => _proxies[instance].Url(_servers[instance].HubUrl);
 
-    public static async Task<ConvergenceCluster> StartAsync(int instances)
+    /// <param name="instances">How many Hub.Server processes.</param>
+    /// <param name="backplaneProvider"><c>CollabHub:Backplane:Provider</c>: <c>CollabHub</c> or <c>SignalR</c>.</param>
+    public static async Task<ConvergenceCluster> StartAsync(int instances, string backplaneProvider)
     {
         var cluster = new ConvergenceCluster();
         try
@@ -35,6 +37,7 @@ internal sealed class ConvergenceCluster : IAsyncDisposable
             {
                 ["CollabHub:Redis"] = $"127.0.0.1:{cluster.Redis.Port}",
                 ["CollabHub:RedisPrefix"] = "convergence",
+                ["CollabHub:Backplane:Provider"] = backplaneProvider,
                 ["CollabHub:Presence:HeartbeatInterval"] = "00:00:00.500",
                 ["CollabHub:Presence:InstanceExpiry"] = "00:00:02",
                 ["Logging:LogLevel:Default"] = "Warning",

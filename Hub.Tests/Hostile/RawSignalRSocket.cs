@@ -91,10 +91,15 @@ internal sealed class RawSignalRSocket : IAsyncDisposable
     public static async Task<RawSignalRSocket> ConnectAsync(Uri hubUrl, string name, bool handshake = true) =>
         await ConnectAsync(WebSocketUrl(hubUrl, name), handshake);
 
-    public static async Task<RawSignalRSocket> ConnectAsync(Uri webSocketUrl, bool handshake)
+    /// <summary>Opens the WebSocket at <paramref name="webSocketUrl"/>, with <c>Authorization: Bearer</c> when given a <paramref name="bearer"/> token.</summary>
+    public static async Task<RawSignalRSocket> ConnectAsync(Uri webSocketUrl, bool handshake, string? bearer = null)
     {
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        if (bearer is not null)
+        {
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + bearer);
+        }
         await socket.ConnectAsync(webSocketUrl, CancellationToken.None).Within();
         var raw = new RawSignalRSocket(socket);
         raw._receiving = Task.Run(raw.ReceiveLoopAsync);

@@ -4,7 +4,6 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
-using CollabHub.Server.Backplane.Redis;
 
 namespace CollabHub.Tests.Infrastructure;
 
@@ -55,8 +54,9 @@ internal sealed class RedisServerProcess : IAsyncDisposable
     public string ConnectionString =>
         $"127.0.0.1:{Port}" + (_settings.RequirePass is { } pass ? $",password={pass}" : "") + (_settings.Tls is not null ? ",ssl=true,sslHost=localhost" : "");
 
-    public RedisConnectionOptions Options(string extra = "") =>
-        RedisConnectionOptions.Parse(extra.Length == 0 ? ConnectionString : $"{ConnectionString},{extra}");
+    /// <summary>This server's connection string parsed by StackExchange.Redis, with <paramref name="extra"/> options appended.</summary>
+    public StackExchange.Redis.ConfigurationOptions Configuration(string extra = "") =>
+        StackExchange.Redis.ConfigurationOptions.Parse(extra.Length == 0 ? ConnectionString : $"{ConnectionString},{extra}");
 
     public string Output
     {

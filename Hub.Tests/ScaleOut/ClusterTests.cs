@@ -32,19 +32,16 @@ public sealed class ClusterTests : IAsyncLifetime
         _folder.Dispose();
     }
 
-    private async Task<HubServerProcess> StartServerAsync(Dictionary<string, string>? extra = null)
+    private async Task<HubServerProcess> StartServerAsync(string backplaneProvider = "CollabHub")
     {
         var settings = new Dictionary<string, string>(TestSettings.Small)
         {
+            ["CollabHub:Backplane:Provider"] = backplaneProvider,
             ["CollabHub:Redis"] = $"127.0.0.1:{_redis.Port}",
             ["CollabHub:RedisPrefix"] = "cluster-test",
             ["CollabHub:Presence:HeartbeatInterval"] = "00:00:00.500",
             ["CollabHub:Presence:InstanceExpiry"] = "00:00:02",
         };
-        foreach (var (key, value) in extra ?? [])
-        {
-            settings[key] = value;
-        }
         var server = await HubServerProcess.StartAsync(_folder.File("collabhub.db"), settings);
         _servers.Add(server);
         return server;
@@ -57,11 +54,14 @@ public sealed class ClusterTests : IAsyncLifetime
         return client;
     }
 
-    [Fact]
-    public async Task A_change_on_one_instance_reaches_a_client_on_another_with_presence_across_both()
+    /// <summary>Presence lives in Redis beside the backplane: the same under both providers.</summary>
+    [Theory]
+    [InlineData("CollabHub")]
+    [InlineData("SignalR")]
+    public async Task A_change_on_one_instance_reaches_a_client_on_another_with_presence_across_both(string backplaneProvider)
     {
-        var first = await StartServerAsync();
-        var second = await StartServerAsync();
+        var first = await StartServerAsync(backplaneProvider);
+        var second = await StartServerAsync(backplaneProvider);
         var ada = await ConnectAsync(first, "ada");
         var bob = await ConnectAsync(second, "bob");
         var adaEvents = new EventLog(ada);
@@ -162,11 +162,13 @@ public sealed class ClusterTests : IAsyncLifetime
         }
     }
 
-    [Fact]
-    public async Task An_instance_killed_with_SIGKILL_leaves_presence_within_the_expiry()
+    [Theory]
+    [InlineData("CollabHub")]
+    [InlineData("SignalR")]
+    public async Task An_instance_killed_with_SIGKILL_leaves_presence_within_the_expiry(string backplaneProvider)
     {
-        var first = await StartServerAsync();
-        var second = await StartServerAsync();
+        var first = await StartServerAsync(backplaneProvider);
+        var second = await StartServerAsync(backplaneProvider);
         var ada = await ConnectAsync(first, "ada");
         var bob = await ConnectAsync(second, "bob");
         var adaEvents = new EventLog(ada);

@@ -15,7 +15,7 @@ namespace CollabHub.Tests.ScaleOut;
 
 /// <summary>
 /// One server instance in the test process: real Kestrel on a free loopback port, with <see cref="AddressingHub"/>
-/// and the backplane the server would use for the given Redis connection string (empty = in-process).
+/// and the backplane the server would use for the given Redis connection string (empty = in-process) and provider.
 /// </summary>
 internal sealed class HubInstance : IAsyncDisposable
 {
@@ -31,13 +31,14 @@ internal sealed class HubInstance : IAsyncDisposable
 
     public IHubContext<AddressingHub> Context => _app.Services.GetRequiredService<IHubContext<AddressingHub>>();
 
-    public static async Task<HubInstance> StartAsync(string redis, string prefix = "test")
+    public static async Task<HubInstance> StartAsync(string redis, string prefix = "test", BackplaneProvider provider = BackplaneProvider.CollabHub)
     {
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         var options = new CollabHubOptions { Redis = redis, RedisPrefix = prefix };
         options.Backplane.AckTimeout = TimeSpan.FromSeconds(2);
+        options.Backplane.Provider = provider;
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddCollabHubBackplane(options);
         builder.Services.AddSingleton<IUserIdProvider, QueryUserIdProvider>();

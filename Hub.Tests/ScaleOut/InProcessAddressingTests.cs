@@ -1,6 +1,6 @@
 namespace CollabHub.Tests.ScaleOut;
 
-/// <summary>The specification against SignalR's in-process lifetime manager: one instance plays both.</summary>
+/// <summary>The specification against the in-process lifetime manager: one instance plays both.</summary>
 public sealed class InProcessAddressingTests : AddressingSpecification
 {
     private HubInstance? _instance;

@@ -1,6 +1,6 @@
-using Microsoft.AspNetCore.SignalR;
-
 using CollabHub.Tests.Infrastructure;
+using Microsoft.AspNetCore.SignalR;
+using StackExchange.Redis;
 
 namespace CollabHub.Tests.ScaleOut;
 
@@ -10,13 +10,14 @@ public sealed class RedisAddressingTests : AddressingSpecification
     private RedisServerProcess? _redis;
     private HubInstance? _first;
     private HubInstance? _second;
+    private string _prefix = "";
 
     private protected override async Task<(HubInstance First, HubInstance Second)> StartInstancesAsync()
     {
         _redis = await RedisServerProcess.StartAsync();
-        var prefix = $"spec-{Guid.NewGuid():N}";
-        _first = await HubInstance.StartAsync(_redis.ConnectionString, prefix);
-        _second = await HubInstance.StartAsync(_redis.ConnectionString, prefix);
+        _prefix = $"spec-{Guid.NewGuid():N}";
+        _first = await HubInstance.StartAsync(_redis.ConnectionString, _prefix);
+        _second = await HubInstance.StartAsync(_redis.ConnectionString, _prefix);
         return (_first, _second);
     }
 
@@ -58,5 +59,17 @@ public sealed class RedisAddressingTests : AddressingSpecification
 
         Assert.DoesNotContain("theirs", insider.Received);
         Assert.DoesNotContain("ours", outsider.Received);
+    }
+
+    [Fact]
+    public async Task Our_backplane_puts_its_channels_under_the_deployment_prefix()
+    {
+        await using var connection = await First.ConnectAsync("someone");
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(_redis!.ConnectionString).Within();
+
+        var channels = (string[])(await admin.GetDatabase().ExecuteAsync("PUBSUB", "CHANNELS").Within())!;
+
+        Assert.Contains($"{_prefix}:{nameof(AddressingHub)}:all", channels);
+        Assert.Contains($"{_prefix}:{nameof(AddressingHub)}:connection:{connection.Id}", channels);
     }
 }

@@ -29,7 +29,7 @@ export class Presence {
     this.onRemoteDrag = onRemoteDrag;
     this.onNames = onNames ?? (() => {});
     this.names = new Map([[me.userId, me.name]]);
-    this.cursors = new Map();     // connectionId -> { el, userId, idle, gone }
+    this.cursors = new Map();     // tag of the sender's connection -> { el, userId, idle, gone }
     this.pointer = null;          // what we send
     this.drag = null;
     this.send = throttle(() => this.sendNow(), SEND_INTERVAL_MS);
@@ -83,7 +83,7 @@ export class Presence {
     this.room.signal(payload).catch(() => {});
   }
 
-  onSignal({ from, name, connectionId, payload }) {
+  onSignal({ from, name, tag, payload }) {
     if (!from || !payload || typeof payload !== "object") {
       return;
     }
@@ -91,7 +91,7 @@ export class Presence {
       this.names.set(from, name);
       this.onNames();
     }
-    const key = connectionId ?? from;
+    const key = tag ?? from;
     if (payload.cursor && Number.isFinite(payload.cursor.x) && Number.isFinite(payload.cursor.y)) {
       this.showCursor(key, from, payload.cursor);
     } else if ("cursor" in payload) {

@@ -74,7 +74,8 @@ export interface SignalEvent {
   /** Sender's user id. */
   from: string;
   name: string;
-  connectionId: string;
+  /** Opaque tag of the sender's connection (tells two tabs of one user apart; addresses nothing). */
+  tag: string;
   payload: Json;
 }
 
