@@ -54,7 +54,7 @@ public sealed class CostLimitTests(AttackServerFixture fixture)
 
             var refused = outcomes.Where(o => o.Kind == OutcomeKind.Error).ToList();
             Assert.True(refused.Count > 0, "none of 200 Syncs at once was refused");
-            Assert.All(refused, o => Assert.StartsWith("rate_limited:", o.Error, StringComparison.Ordinal));
+            Assert.All(refused, o => Assert.Equal(Protocol.ErrorCodes.RateLimited, o.Code));
             Assert.All(outcomes.Where(o => o.Kind != OutcomeKind.Error), o => Assert.Equal(OutcomeKind.Result, o.Kind));
             var other = await owner.CallAsync("Sync", new { roomId = room, sinceSeq = 0 });
             Assert.True(other.Kind == OutcomeKind.Result, $"another user's Sync in the room got {other}");
@@ -87,7 +87,7 @@ public sealed class CostLimitTests(AttackServerFixture fixture)
 
             var refused = outcomes.Where(o => o.Kind == OutcomeKind.Error).ToList();
             Assert.True(refused.Count > 0, $"none of 10 full Syncs of 300 KB was refused (budget {AttackServerFixture.UserReadBytesPerSecond} B/s, burst {AttackServerFixture.UserReadBytesBurst} B)");
-            Assert.All(refused, o => Assert.StartsWith("rate_limited:", o.Error, StringComparison.Ordinal));
+            Assert.All(refused, o => Assert.Equal(Protocol.ErrorCodes.RateLimited, o.Code));
             // Two values (60 KB) fit the bystander's own budget however the server charges a read.
             var other = await bystander.CallAsync("Sync", new { roomId = room, sinceSeq = 0, limit = 2 });
             Assert.True(other.Kind == OutcomeKind.Result, $"another user's Sync got {other}");
@@ -121,7 +121,7 @@ public sealed class CostLimitTests(AttackServerFixture fixture)
         }
 
         Assert.True(refusedRoom is not null, $"one user created {created} private rooms in a row, none refused");
-        Assert.StartsWith("rate_limited:", refusal!.Error, StringComparison.Ordinal);
+        Assert.Equal(Protocol.ErrorCodes.RateLimited, refusal!.Code);
         // The refused room was not created: somebody else can still claim it.
         await using var claimant = await Server.ConnectAsync(NewUser("claimant"));
         var claimed = await claimant.ResultOfAsync("Join", new { roomId = refusedRoom });
