@@ -6,6 +6,13 @@ namespace CollabHub.Client;
 // CollabClient: the connection loop: connect, reconnect with backoff, sessions and state.
 public sealed partial class CollabClient
 {
+    /// <summary>
+    /// How long the loop waits for a lost connection to close before it goes on. SignalR's client ends a Long Polling
+    /// connection with a DELETE request, which on a dead network waits for its HTTP timeout (120 s); the close goes on
+    /// in the background, and reconnecting must not wait for it.
+    /// </summary>
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(5);
+
     private async Task RunAsync(CancellationToken stop, TaskCompletionSource connected, TaskCompletionSource ended)
     {
         var failures = 0;
@@ -154,11 +161,11 @@ public sealed partial class CollabClient
     {
         try
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await connection.DisposeAsync().AsTask().WaitAsync(CloseWait).ConfigureAwait(false);
         }
         catch (Exception)
         {
-            // A connection that failed may fail to close as well; it is gone either way.
+            // A connection that failed may fail to close as well, or take its time (see CloseWait); it is gone either way.
         }
     }
 

@@ -46,9 +46,11 @@ namespace CollabHub.Client;
 /// </example>
 public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
 {
-    /// <summary>The largest single message the client accepts unless <see cref="CollabClientOptions.ConfigureTransport"/> says otherwise: 8 MiB.</summary>
+    /// <summary>
+    /// The largest single message the client accepts (8 MiB): the size of SignalR's transport and application buffers,
+    /// unless <see cref="CollabClientOptions.ConfigureHttpConnection"/> changes them.
+    /// </summary>
     public const int DefaultMaxReceiveBytes = 8 * 1024 * 1024;
-
 
     /// <summary>How many writes may be in flight on one connection at once.</summary>
     private const int MaxInFlight = 128;

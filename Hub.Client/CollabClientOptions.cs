@@ -1,4 +1,6 @@
-using CollabHub.Client.Transport;
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.Http.Connections.Client;
 using Microsoft.Extensions.Logging;
 
 namespace CollabHub.Client;
@@ -24,7 +26,13 @@ public sealed class CollabClientOptions
     /// <summary>The default of <see cref="MaxValueBytes"/>: 65,536, the server's default <c>MaxValueBytes</c> and <c>MaxBodyBytes</c>.</summary>
     public const int DefaultMaxValueBytes = 65536;
 
-    /// <summary>The hub URL, e.g. <c>http://localhost:5000/hubs/collab</c> (http/https are used as ws/wss).</summary>
+    /// <summary>The default of <see cref="Transports"/>: WebSockets, Server-Sent Events and Long Polling.</summary>
+    public const HttpTransportType DefaultTransports = HttpTransportType.WebSockets | HttpTransportType.ServerSentEvents | HttpTransportType.LongPolling;
+
+    /// <summary>The default of <see cref="ConnectTimeout"/>: 15 seconds.</summary>
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>The hub URL, e.g. <c>http://localhost:5000/hubs/collab</c> (http or https; the WebSocket goes to ws or wss).</summary>
     public Uri? Url { get; set; }
 
     /// <summary>
@@ -33,14 +41,60 @@ public sealed class CollabClientOptions
     /// </summary>
     public string? Name { get; set; }
 
-    /// <summary>Returns the bearer token for each connection attempt; null for none.</summary>
+    /// <summary>
+    /// The transports the client may use (default all three). SignalR's client negotiates
+    /// (<c>POST {Url}/negotiate</c>) and takes the first one, in the order WebSockets, Server-Sent Events, Long
+    /// Polling, that both sides allow and that starts: a proxy that refuses the WebSocket upgrade makes it fall back.
+    /// Behind several server instances, a client that negotiates needs sticky sessions.
+    /// </summary>
+    public HttpTransportType Transports { get; set; } = DefaultTransports;
+
+    /// <summary>
+    /// Opens the WebSocket directly, without the negotiate request (default false). Allowed only when
+    /// <see cref="Transports"/> is exactly <see cref="HttpTransportType.WebSockets"/>. A connection that skips
+    /// negotiation is one upgraded request, so behind several server instances it needs no sticky sessions.
+    /// </summary>
+    public bool SkipNegotiation { get; set; }
+
+    /// <summary>
+    /// Returns the bearer token; null for none. SignalR's client calls it before the negotiate request and again when
+    /// a request is answered 401, and sends the token in the <c>Authorization</c> header of every request of the
+    /// connection (negotiate, the WebSocket handshake, the Server-Sent Events stream, each long poll and send).
+    /// It is given <see cref="CancellationToken.None"/>: SignalR's client passes it no token.
+    /// </summary>
     public Func<CancellationToken, ValueTask<string?>>? AccessTokenProvider { get; set; }
 
-    /// <summary>Extra HTTP headers sent with the WebSocket handshake.</summary>
+    /// <summary>Extra HTTP headers sent with every request of the connection (negotiate, handshake, polls and sends).</summary>
     public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Fine-tunes the WebSocket transport (timeouts, buffers, certificates); applied after the settings above.</summary>
-    public Action<WebSocketTransportOptions>? ConfigureTransport { get; set; }
+    /// <summary>
+    /// Wraps or replaces the HTTP handler of the negotiate, Server-Sent Events and Long Polling requests (and, on
+    /// .NET, the WebSocket handshake): a proxy, client certificates, a custom certificate check. Null (the default)
+    /// keeps SignalR's handler. Passed to SignalR's <c>HttpConnectionOptions.HttpMessageHandlerFactory</c>.
+    /// </summary>
+    public Func<HttpMessageHandler, HttpMessageHandler>? HttpMessageHandlerFactory { get; set; }
+
+    /// <summary>
+    /// Configures the WebSocket before it connects: a proxy, client certificates, a certificate check, the keep-alive
+    /// interval. Null (the default) keeps SignalR's settings. Passed to SignalR's
+    /// <c>HttpConnectionOptions.WebSocketConfiguration</c>.
+    /// </summary>
+    public Action<ClientWebSocketOptions>? WebSocketConfiguration { get; set; }
+
+    /// <summary>
+    /// Anything else of SignalR's <see cref="HttpConnectionOptions"/> (cookies, credentials, buffer sizes), applied
+    /// after the settings above; null (the default) for nothing. The client sets
+    /// <see cref="HttpConnectionOptions.TransportMaxBufferSize"/> and
+    /// <see cref="HttpConnectionOptions.ApplicationMaxBufferSize"/> to <see cref="CollabClient.DefaultMaxReceiveBytes"/>
+    /// before it runs.
+    /// </summary>
+    public Action<HttpConnectionOptions>? ConfigureHttpConnection { get; set; }
+
+    /// <summary>
+    /// How long one connection attempt (negotiate, the transport's start and the SignalR handshake) may take before it
+    /// fails with a <see cref="TimeoutException"/> (default 15 s; <see cref="Timeout.InfiniteTimeSpan"/> for no limit).
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; set; } = DefaultConnectTimeout;
 
     /// <summary>Where the client's and SignalR's logs go; null for none.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
@@ -107,10 +161,7 @@ public sealed class CollabClientOptions
 
     internal void Validate()
     {
-        if (Url is not { IsAbsoluteUri: true })
-        {
-            throw new ArgumentException("CollabClientOptions.Url must be an absolute hub URL, such as http://localhost:5000/hubs/collab.");
-        }
+        ValidateConnection();
         if (ReconnectMinDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectMinDelay)
         {
             throw new ArgumentException("CollabClientOptions.ReconnectMinDelay must be positive and ReconnectMaxDelay at least as long.");
@@ -138,6 +189,27 @@ public sealed class CollabClientOptions
         if (AnsweredSeqGrace < TimeSpan.Zero)
         {
             throw new ArgumentException("CollabClientOptions.AnsweredSeqGrace must not be negative.");
+        }
+    }
+
+    /// <summary>Checks the connection settings, the only ones <see cref="CollabConnection"/> uses.</summary>
+    internal void ValidateConnection()
+    {
+        if (Url is not { IsAbsoluteUri: true })
+        {
+            throw new ArgumentException("CollabClientOptions.Url must be an absolute hub URL, such as http://localhost:5000/hubs/collab.");
+        }
+        if (Transports == HttpTransportType.None || (Transports & ~DefaultTransports) != 0)
+        {
+            throw new ArgumentException("CollabClientOptions.Transports must name one or more of WebSockets, ServerSentEvents and LongPolling.");
+        }
+        if (SkipNegotiation && Transports != HttpTransportType.WebSockets)
+        {
+            throw new ArgumentException("CollabClientOptions.SkipNegotiation needs Transports = HttpTransportType.WebSockets: only a WebSocket can be opened without negotiating.");
+        }
+        if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentException("CollabClientOptions.ConnectTimeout must be positive, or Timeout.InfiniteTimeSpan for no limit.");
         }
     }
 }

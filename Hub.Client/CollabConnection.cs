@@ -1,5 +1,4 @@
 using System.Text.Json;
-using CollabHub.Client.Transport;
 using CollabHub.Protocol;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -9,7 +8,8 @@ namespace CollabHub.Client;
 
 /// <summary>
 /// One connection to a CollabHub server, and nothing more: typed calls for the whole v1 contract and typed events,
-/// over a direct WebSocket. It does not reconnect, keeps no replica and no write queue, and sends a call only once;
+/// over SignalR's <see cref="HubConnection"/> on the transports of <see cref="CollabClientOptions.Transports"/>
+/// (negotiated, or a direct WebSocket with <see cref="CollabClientOptions.SkipNegotiation"/>). It does not reconnect, keeps no replica and no write queue, and sends a call only once;
 /// use <see cref="CollabClient"/> for that. Useful for tools, tests and checks of the wire contract. Errors the hub
 /// reports come back as <see cref="CollabHubException"/> with a stable code.
 /// </summary>
@@ -27,38 +27,53 @@ public sealed class CollabConnection : IAsyncDisposable
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly HubConnection _connection;
+    private readonly Uri _url;
+    private readonly TimeSpan _connectTimeout;
 
     /// <summary>Creates a connection; nothing connects until <see cref="StartAsync"/>.</summary>
     /// <param name="options">
-    /// Where and as whom to connect: <see cref="CollabClientOptions.Url"/>, <see cref="CollabClientOptions.Name"/>,
-    /// <see cref="CollabClientOptions.AccessTokenProvider"/>, <see cref="CollabClientOptions.Headers"/>,
-    /// <see cref="CollabClientOptions.ConfigureTransport"/> and <see cref="CollabClientOptions.LoggerFactory"/>; the other
-    /// options concern <see cref="CollabClient"/> only.
+    /// Where, how and as whom to connect: <see cref="CollabClientOptions.Url"/> to
+    /// <see cref="CollabClientOptions.LoggerFactory"/>; the other options concern <see cref="CollabClient"/> only.
     /// </param>
-    /// <exception cref="ArgumentException">The options have no absolute <see cref="CollabClientOptions.Url"/>.</exception>
+    /// <exception cref="ArgumentException">The connection options are invalid (for example, no absolute <see cref="CollabClientOptions.Url"/>).</exception>
     public CollabConnection(CollabClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Url is not { IsAbsoluteUri: true } url)
+        try
         {
-            throw new ArgumentException("CollabClientOptions.Url must be an absolute hub URL, such as http://localhost:5000/hubs/collab.", nameof(options));
+            options.ValidateConnection();
         }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException(ex.Message, nameof(options));
+        }
+        var url = options.Url!;
         if (options.Name is { } name)
         {
             url = new UriBuilder(url) { Query = AppendQuery(url.Query, "name", name) }.Uri;
         }
+        _url = url;
+        _connectTimeout = options.ConnectTimeout;
 
-        var builder = new HubConnectionBuilder().WithWebSocketUrl(url, transport =>
+        var builder = new HubConnectionBuilder().WithUrl(url, options.Transports, http =>
         {
-            // Room for the largest answer a server sends (Join/Sync pages are bounded by its MaxPageBytes, 1 MiB
-            // of JSON by default, which escaping can grow).
-            transport.MaxReceiveBufferBytes = CollabClient.DefaultMaxReceiveBytes;
-            transport.AccessTokenProvider = options.AccessTokenProvider;
+            http.SkipNegotiation = options.SkipNegotiation;
+            if (options.AccessTokenProvider is { } tokens)
+            {
+                http.AccessTokenProvider = () => tokens(CancellationToken.None).AsTask();
+            }
             foreach (var (header, value) in options.Headers)
             {
-                transport.Headers[header] = value;
+                http.Headers[header] = value;
             }
-            options.ConfigureTransport?.Invoke(transport);
+            http.HttpMessageHandlerFactory = options.HttpMessageHandlerFactory;
+            http.WebSocketConfiguration = options.WebSocketConfiguration;
+            // The transport's and the hub's buffers pause reading at this size, and a message must fit in them whole:
+            // room for the largest answer a server sends (Join/Sync pages are bounded by its MaxPageBytes, 1 MiB of
+            // values by default, which the envelope and JSON escaping grow).
+            http.TransportMaxBufferSize = CollabClient.DefaultMaxReceiveBytes;
+            http.ApplicationMaxBufferSize = CollabClient.DefaultMaxReceiveBytes;
+            options.ConfigureHttpConnection?.Invoke(http);
         });
         if (options.LoggerFactory is { } loggerFactory)
         {
@@ -101,9 +116,26 @@ public sealed class CollabConnection : IAsyncDisposable
     /// <summary>Whether the connection is up now.</summary>
     public bool IsConnected => _connection.State == HubConnectionState.Connected;
 
-    /// <summary>Connects and completes the SignalR handshake.</summary>
+    /// <summary>
+    /// Connects (negotiating unless <see cref="CollabClientOptions.SkipNegotiation"/>) and completes the SignalR
+    /// handshake, within <see cref="CollabClientOptions.ConnectTimeout"/>.
+    /// </summary>
     /// <param name="cancellationToken">Cancels the attempt.</param>
-    public Task StartAsync(CancellationToken cancellationToken = default) => _connection.StartAsync(cancellationToken);
+    /// <exception cref="TimeoutException">The attempt took longer than <see cref="CollabClientOptions.ConnectTimeout"/>.</exception>
+    /// <exception cref="HttpRequestException">The server answered the negotiate request with an error, such as 401 (<see cref="HttpRequestException.StatusCode"/>).</exception>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(_connectTimeout);
+        try
+        {
+            await _connection.StartAsync(attempt.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (attempt.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Connecting to {_url.GetLeftPart(UriPartial.Path)} took longer than {_connectTimeout}.");
+        }
+    }
 
     /// <summary>Closes the connection cleanly; <see cref="Closed"/> follows with a null error.</summary>
     /// <param name="cancellationToken">Cancels the wait for a clean close.</param>

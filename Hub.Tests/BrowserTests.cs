@@ -58,7 +58,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
         return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
     }
 
-    private static async Task<NodeResult> RunNodeAsync(string script, params string[] arguments)
+    private static async Task<ProcessResult> RunNodeAsync(string script, params string[] arguments)
     {
         return await NodeScript.RunAsync(BrowserFolder, [script, .. arguments], ScriptTimeout, HowToFix,
             new Dictionary<string, string> { ["CHROMIUM_PATH"] = ChromiumPath });

@@ -1,18 +1,24 @@
 using System.Text.Json;
+using CollabHub.Client;
 using CollabHub.Protocol;
 using CollabHub.Tests.Infrastructure;
 
 namespace CollabHub.Tests;
 
-/// <summary>Every method and event of the v1 contract, through Hub.Client against a real server process.</summary>
-public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+/// <summary>
+/// Every method and event of the v1 contract, through Hub.Client against a real server process, on one transport:
+/// run once per transport by the classes at the end of this file.
+/// </summary>
+public abstract class ContractTests(ServerFixture fixture, ClientTransport transport) : IClassFixture<ServerFixture>
 {
+    private Task<CollabConnection> ConnectAsync(string name) => fixture.ConnectAsync(name, transport);
+
     private static JsonElement J(string json) => JsonDocument.Parse(json).RootElement.Clone();
 
     [Fact]
     public async Task Join_of_a_new_room_returns_an_empty_full_snapshot_with_the_caller_present()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
+        await using var ada = await ConnectAsync("ada");
         var room = TestClients.NewRoom();
 
         var joined = await ada.JoinAsync(room).Within();
@@ -30,8 +36,8 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task Set_commits_with_the_next_seq_and_everyone_in_the_room_sees_Changed()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
-        await using var bob = await fixture.ConnectAsync("bob");
+        await using var ada = await ConnectAsync("ada");
+        await using var bob = await ConnectAsync("bob");
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
@@ -58,7 +64,7 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task Delete_leaves_a_tombstone_that_a_delta_join_carries()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
+        await using var ada = await ConnectAsync("ada");
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
         await ada.SetAsync(room, "a", 1).Within();
@@ -82,7 +88,7 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task Deleting_a_key_that_is_not_there_changes_nothing()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
+        await using var ada = await ConnectAsync("ada");
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
 
@@ -97,8 +103,8 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task Post_appends_to_the_log_and_everyone_sees_Posted()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
-        await using var bob = await fixture.ConnectAsync("bob");
+        await using var ada = await ConnectAsync("ada");
+        await using var bob = await ConnectAsync("bob");
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
@@ -120,7 +126,7 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task Sync_returns_what_changed_after_the_given_seq_in_seq_order()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
+        await using var ada = await ConnectAsync("ada");
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
         await ada.SetAsync(room, "k1", 1).Within();
@@ -144,8 +150,8 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task Signal_reaches_the_others_in_the_room_but_not_the_sender_and_is_not_stored()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
-        await using var bob = await fixture.ConnectAsync("bob");
+        await using var ada = await ConnectAsync("ada");
+        await using var bob = await ConnectAsync("bob");
         var adaEvents = new EventLog(ada);
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
@@ -170,9 +176,9 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task PresenceChanged_follows_joins_and_leaves_and_counts_connections_per_user()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
-        await using var ada2 = await fixture.ConnectAsync("ada");
-        await using var bob = await fixture.ConnectAsync("bob");
+        await using var ada = await ConnectAsync("ada");
+        await using var ada2 = await ConnectAsync("ada");
+        await using var bob = await ConnectAsync("bob");
         var adaEvents = new EventLog(ada);
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
@@ -192,8 +198,8 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task After_Leave_the_connection_gets_no_more_events_and_cannot_write()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
-        await using var bob = await fixture.ConnectAsync("bob");
+        await using var ada = await ConnectAsync("ada");
+        await using var bob = await ConnectAsync("bob");
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
         var fence = TestClients.NewRoom();
@@ -215,8 +221,8 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task A_client_in_another_room_sees_nothing_of_this_one()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
-        await using var eve = await fixture.ConnectAsync("eve");
+        await using var ada = await ConnectAsync("ada");
+        await using var eve = await ConnectAsync("eve");
         var eveEvents = new EventLog(eve);
         var room = TestClients.NewRoom();
         var other = TestClients.NewRoom();
@@ -236,9 +242,9 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task Two_clients_writing_at_once_see_every_change_in_seq_order()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
-        await using var bob = await fixture.ConnectAsync("bob");
-        await using var watcher = await fixture.ConnectAsync("watcher");
+        await using var ada = await ConnectAsync("ada");
+        await using var bob = await ConnectAsync("bob");
+        await using var watcher = await ConnectAsync("watcher");
         var events = new EventLog(watcher);
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
@@ -258,8 +264,8 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task Compare_and_set_applies_on_the_expected_version_and_otherwise_returns_the_winner()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
-        await using var bob = await fixture.ConnectAsync("bob");
+        await using var ada = await ConnectAsync("ada");
+        await using var bob = await ConnectAsync("bob");
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
         await bob.JoinAsync(room).Within();
@@ -291,8 +297,8 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task A_retried_mutation_returns_the_first_result_marked_duplicate_and_is_applied_once()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
-        await using var bob = await fixture.ConnectAsync("bob");
+        await using var ada = await ConnectAsync("ada");
+        await using var bob = await ConnectAsync("bob");
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
         await bob.JoinAsync(room).Within();
@@ -326,7 +332,7 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task A_mutation_id_reused_for_another_operation_is_refused()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
+        await using var ada = await ConnectAsync("ada");
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
         var mutation = Guid.NewGuid().ToString();
@@ -341,7 +347,7 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task A_delta_join_returns_only_what_changed_and_a_full_join_the_live_state()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
+        await using var ada = await ConnectAsync("ada");
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
         for (var i = 1; i <= 6; i++)
@@ -367,7 +373,7 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task Join_and_Sync_page_by_the_configured_limit_until_hasMore_is_false()
     {
-        await using var ada = await fixture.ConnectAsync("ada");
+        await using var ada = await ConnectAsync("ada");
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
         const int total = TestSettings.MaxPageItems * 2 + 5;
@@ -418,3 +424,15 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
         Assert.Equal(total - (total + 2) / 3, keys.Count);
     }
 }
+
+/// <summary>The contract on a WebSocket opened without negotiation.</summary>
+public sealed class ContractOnDirectWebSocketTests(ServerFixture fixture) : ContractTests(fixture, ClientTransport.DirectWebSockets);
+
+/// <summary>The contract on a negotiated WebSocket.</summary>
+public sealed class ContractOnWebSocketTests(ServerFixture fixture) : ContractTests(fixture, ClientTransport.WebSockets);
+
+/// <summary>The contract on Server-Sent Events.</summary>
+public sealed class ContractOnServerSentEventsTests(ServerFixture fixture) : ContractTests(fixture, ClientTransport.ServerSentEvents);
+
+/// <summary>The contract on Long Polling.</summary>
+public sealed class ContractOnLongPollingTests(ServerFixture fixture) : ContractTests(fixture, ClientTransport.LongPolling);

@@ -26,7 +26,7 @@ public sealed class JsClientTests(ServerFixture fixture) : IClassFixture<ServerF
         Assert.True(summary.StartsWith("{\"ok\":true", StringComparison.Ordinal), $"node join-set-changed.mjs exited with 0 but its last line is not an ok summary.\n{output}");
     }
 
-    private static async Task<NodeResult> RunNodeAsync(string script, params string[] arguments)
+    private static async Task<ProcessResult> RunNodeAsync(string script, params string[] arguments)
     {
         const string howToFix = "Run ./test.sh at the repository root (it installs node and runs `npm ci`), or do it by hand: "
             + "`apt-get install -y nodejs npm`, then `npm ci` in Hub.Tests/js.";

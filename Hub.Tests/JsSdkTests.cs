@@ -35,7 +35,7 @@ public sealed class JsSdkTests(ServerFixture fixture) : IClassFixture<ServerFixt
         return failed.Count == 0 ? "" : $"Failed:\n  {string.Join("\n  ", failed)}\n";
     }
 
-    private static async Task<NodeResult> RunNodeAsync(string hubUrl, params string[] arguments)
+    private static async Task<ProcessResult> RunNodeAsync(string hubUrl, params string[] arguments)
     {
         const string howToFix = "Run ./test.sh at the repository root (it installs node and runs `npm ci`), or do it by hand: "
             + "`apt-get install -y nodejs npm`, then `npm ci` in Hub.Tests/js.";

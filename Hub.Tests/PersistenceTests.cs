@@ -1,5 +1,7 @@
+using System.Net.WebSockets;
 using CollabHub.Client;
 using CollabHub.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http.Connections;
 
 namespace CollabHub.Tests;
 
@@ -118,7 +120,19 @@ public sealed class PersistenceTests
         await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), environment: "Production");
         await using var client = new CollabConnection(new CollabClientOptions { Url = server.HubUrl, Name = "ada" });
 
-        var error = await Assert.ThrowsAsync<Client.Transport.WebSocketConnectException>(() => client.StartAsync().Within());
-        Assert.Equal(401, error.HttpStatusCode);
+        // SignalR's client reports the refused negotiate request with its status.
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.StartAsync().Within());
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, error.StatusCode);
+
+        // Without negotiation, the refusal is the WebSocket upgrade's: a WebSocketException whose message names the status.
+        await using var direct = new CollabConnection(new CollabClientOptions
+        {
+            Url = server.HubUrl,
+            Name = "ada",
+            Transports = HttpTransportType.WebSockets,
+            SkipNegotiation = true,
+        });
+        var refused = await Assert.ThrowsAsync<WebSocketException>(() => direct.StartAsync().Within());
+        Assert.Contains("'401'", refused.Message, StringComparison.Ordinal);
     }
 }

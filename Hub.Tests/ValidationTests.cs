@@ -1,6 +1,5 @@
 using System.Text.Json;
 using CollabHub.Client;
-using CollabHub.Client.Transport;
 using CollabHub.Protocol;
 using CollabHub.Tests.Infrastructure;
 using Microsoft.AspNetCore.SignalR;
@@ -163,7 +162,7 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
     public async Task Missing_or_mistyped_request_objects_get_an_error_and_the_connection_stays_usable()
     {
         var room = TestClients.NewRoom();
-        await using var raw = new HubConnectionBuilder().WithWebSocketUrl(new Uri(fixture.Server.HubUrl + "?name=raw")).Build();
+        await using var raw = new HubConnectionBuilder().WithDirectWebSocket(new Uri(fixture.Server.HubUrl + "?name=raw")).Build();
         await raw.StartAsync().Within();
 
         var nullRequest = await Assert.ThrowsAsync<HubException>(() => raw.InvokeAsync<JoinResult>("Join", null).Within());

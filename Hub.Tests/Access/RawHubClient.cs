@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using CollabHub.Client.Transport;
 using CollabHub.Protocol;
 using CollabHub.Tests.Infrastructure;
 using Microsoft.AspNetCore.SignalR;
@@ -35,7 +34,7 @@ internal sealed class RawHubClient : IAsyncDisposable
 
     public static async Task<RawHubClient> ConnectAsync(Uri hubUrl, string name)
     {
-        var connection = new HubConnectionBuilder().WithWebSocketUrl(new Uri($"{hubUrl}?name={Uri.EscapeDataString(name)}")).Build();
+        var connection = new HubConnectionBuilder().WithDirectWebSocket(new Uri($"{hubUrl}?name={Uri.EscapeDataString(name)}")).Build();
         var client = new RawHubClient(connection);
         await connection.StartAsync().Within();
         return client;

@@ -1,3 +1,4 @@
+using CollabHub.Client;
 using CollabHub.Tests.Infrastructure;
 
 namespace CollabHub.Tests.ClientSdk;
@@ -6,8 +7,11 @@ namespace CollabHub.Tests.ClientSdk;
 /// Lost events against real servers: two Hub.Server processes share one SQLite file but no backplane, so a client of
 /// one never gets the events of writes made through the other, exactly as if Redis had dropped them.
 /// </summary>
-public sealed class GapFillTests
+public abstract class GapFillTests(ClientTransport transport)
 {
+    private CollabClient NewClient(Uri hubUrl, string name, Action<CollabClientOptions>? configure = null) =>
+        SdkTestKit.NewClient(hubUrl, name, configure, transport);
+
     [Fact]
     public async Task A_client_that_missed_events_fills_the_gap_with_paged_Syncs_and_applies_every_position_once_in_order()
     {
@@ -16,7 +20,7 @@ public sealed class GapFillTests
         await using var near = await HubServerProcess.StartAsync(db, TestSettings.Small);
         await using var far = await HubServerProcess.StartAsync(db, TestSettings.Small);
         var roomId = TestClients.NewRoom();
-        await using var ada = SdkTestKit.NewClient(near.HubUrl, "ada", o => o.SyncPageSize = 8);
+        await using var ada = NewClient(near.HubUrl, "ada", o => o.SyncPageSize = 8);
         await ada.StartAsync().Within();
         var room = await ada.JoinAsync(roomId).Within();
         var events = new RoomEvents(room);
@@ -66,3 +70,15 @@ public sealed class GapFillTests
         events.AssertGaplessAndOnce();
     }
 }
+
+/// <summary>Gap fill on a WebSocket opened without negotiation.</summary>
+public sealed class GapFillOnDirectWebSocketTests() : GapFillTests(ClientTransport.DirectWebSockets);
+
+/// <summary>Gap fill on a negotiated WebSocket.</summary>
+public sealed class GapFillOnWebSocketTests() : GapFillTests(ClientTransport.WebSockets);
+
+/// <summary>Gap fill on Server-Sent Events.</summary>
+public sealed class GapFillOnServerSentEventsTests() : GapFillTests(ClientTransport.ServerSentEvents);
+
+/// <summary>Gap fill on Long Polling.</summary>
+public sealed class GapFillOnLongPollingTests() : GapFillTests(ClientTransport.LongPolling);

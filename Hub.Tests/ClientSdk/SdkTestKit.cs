@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.WebSockets;
 using CollabHub.Client;
 using CollabHub.Protocol;
 using CollabHub.Tests.Infrastructure;
@@ -9,8 +10,11 @@ namespace CollabHub.Tests.ClientSdk;
 /// <summary>Clients and waits for the SDK tests.</summary>
 internal static class SdkTestKit
 {
-    /// <summary>A client (not started) with a quick reconnect backoff, so tests do not wait for the production defaults.</summary>
-    public static CollabClient NewClient(Uri hubUrl, string name, Action<CollabClientOptions>? configure = null)
+    /// <summary>
+    /// A client (not started) with a quick reconnect backoff, so tests do not wait for the production defaults, on
+    /// <paramref name="transport"/> (null: the defaults, which negotiate).
+    /// </summary>
+    public static CollabClient NewClient(Uri hubUrl, string name, Action<CollabClientOptions>? configure = null, ClientTransport? transport = null)
     {
         var options = new CollabClientOptions
         {
@@ -18,11 +22,19 @@ internal static class SdkTestKit
             Name = name,
             ReconnectMinDelay = TimeSpan.FromMilliseconds(50),
             ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
-            ConfigureTransport = transport => transport.ConnectTimeout = TimeSpan.FromSeconds(5),
+            ConnectTimeout = TimeSpan.FromSeconds(5),
         };
+        transport?.Apply(options);
         configure?.Invoke(options);
         return new CollabClient(options);
     }
+
+    /// <summary>
+    /// Asserts that <paramref name="error"/> is what a connect to a server that cannot be reached raises: the negotiate
+    /// request's <see cref="HttpRequestException"/>, or, without negotiation, the WebSocket's <see cref="WebSocketException"/>.
+    /// </summary>
+    public static void AssertRefusedConnect(Exception? error) =>
+        Assert.True(error is HttpRequestException or WebSocketException, $"Expected the error of a refused connect, got: {error}");
 
     /// <summary>Polls <paramref name="condition"/> until it holds, or fails after the test timeout saying what was awaited.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)

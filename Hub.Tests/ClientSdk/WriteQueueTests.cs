@@ -9,12 +9,15 @@ namespace CollabHub.Tests.ClientSdk;
 /// CollabClient's write queue against a real server: writes made offline, answers lost on the way, refusals for now and
 /// for good, a full queue, a persisted queue, order, and leaving a room.
 /// </summary>
-public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport transport) : IClassFixture<ServerFixture>
 {
+    private CollabClient NewClient(Uri hubUrl, string name, Action<CollabClientOptions>? configure = null) =>
+        SdkTestKit.NewClient(hubUrl, name, configure, transport);
+
     private async Task<(CollabClient Client, CollabRoom Room, TcpProxy Proxy, CollabConnection Reader)> ConnectThroughProxyAsync(string name, Action<CollabClientOptions>? configure = null)
     {
         var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
-        var client = SdkTestKit.NewClient(proxy.Url(fixture.Server.HubUrl), name, configure);
+        var client = NewClient(proxy.Url(fixture.Server.HubUrl), name, configure);
         await client.StartAsync().Within();
         var room = await client.JoinAsync(TestClients.NewRoom()).Within();
         var reader = await fixture.ConnectAsync("reader");
@@ -98,7 +101,7 @@ public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<Serve
     [Fact]
     public async Task A_full_queue_fails_the_next_write_at_once_with_queue_full()
     {
-        await using var client = SdkTestKit.NewClient(fixture.Server.HubUrl, "ada", o => o.MaxQueuedWrites = 3);
+        await using var client = NewClient(fixture.Server.HubUrl, "ada", o => o.MaxQueuedWrites = 3);
         var room = client.OpenRoom(TestClients.NewRoom());
         var queued = new Task[] { room.SetAsync("a", 1), room.SetAsync("b", 2), room.PostAsync("c") };
 
@@ -120,7 +123,7 @@ public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<Serve
     [Fact]
     public async Task A_permanent_refusal_fails_only_that_write_and_a_conflict_is_a_result()
     {
-        await using var client = SdkTestKit.NewClient(fixture.Server.HubUrl, "ada");
+        await using var client = NewClient(fixture.Server.HubUrl, "ada");
         await client.StartAsync().Within();
         var room = await client.JoinAsync(TestClients.NewRoom()).Within();
         var first = await room.SetAsync("k", 1).Within();
@@ -148,7 +151,7 @@ public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<Serve
     [Fact]
     public async Task Writes_to_one_key_and_posts_to_one_room_are_applied_in_the_order_they_were_made()
     {
-        await using var client = SdkTestKit.NewClient(fixture.Server.HubUrl, "ada");
+        await using var client = NewClient(fixture.Server.HubUrl, "ada");
         await client.StartAsync().Within();
         var room = await client.JoinAsync(TestClients.NewRoom()).Within();
 
@@ -183,7 +186,7 @@ public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<Serve
             ["CollabHub:Limits:Rates:WriteBurst"] = "3",
         });
         var logs = new LogCollector();
-        await using var client = SdkTestKit.NewClient(server.HubUrl, "ada", o => o.LoggerFactory = logs);
+        await using var client = NewClient(server.HubUrl, "ada", o => o.LoggerFactory = logs);
         await client.StartAsync().Within();
         var room = await client.JoinAsync(TestClients.NewRoom()).Within();
 
@@ -207,19 +210,19 @@ public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<Serve
         await using var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
         proxy.Block();
 
-        await using (var first = SdkTestKit.NewClient(proxy.Url(fixture.Server.HubUrl), "ada", o => o.OfflineQueuePath = queueFile))
+        await using (var first = NewClient(proxy.Url(fixture.Server.HubUrl), "ada", o => o.OfflineQueuePath = queueFile))
         {
             first.Start();
             var room = first.OpenRoom(roomId);
             _ = room.SetAsync("title", JsonSerializer.SerializeToElement(new { text = "from the first run" }));
             _ = room.DeleteAsync("nothing");
             _ = room.PostAsync("hello");
-            Assert.Throws<InvalidOperationException>(() => SdkTestKit.NewClient(fixture.Server.HubUrl, "ada", o => o.OfflineQueuePath = queueFile));
+            Assert.Throws<InvalidOperationException>(() => NewClient(fixture.Server.HubUrl, "ada", o => o.OfflineQueuePath = queueFile));
         }
         Assert.Equal(3, JsonDocument.Parse(await File.ReadAllTextAsync(queueFile)).RootElement.GetProperty("writes").GetArrayLength());
 
         proxy.Unblock();
-        await using var second = SdkTestKit.NewClient(fixture.Server.HubUrl, "ada", o => o.OfflineQueuePath = queueFile);
+        await using var second = NewClient(fixture.Server.HubUrl, "ada", o => o.OfflineQueuePath = queueFile);
         Assert.Equal(3, second.PendingWrites);
         Assert.Equal([roomId], second.Rooms.Select(r => r.RoomId));
         Assert.Equal("from the first run", second.GetRoom(roomId)!.Get("title")!.Value!.Value.GetProperty("text").GetString());
@@ -244,7 +247,7 @@ public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<Serve
         var queueFile = folder.File("queue.json");
         var roomId = TestClients.NewRoom();
         await using var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
-        await using (var first = SdkTestKit.NewClient(proxy.Url(fixture.Server.HubUrl), "ada", o => o.OfflineQueuePath = queueFile))
+        await using (var first = NewClient(proxy.Url(fixture.Server.HubUrl), "ada", o => o.OfflineQueuePath = queueFile))
         {
             await first.StartAsync().Within();
             var room = await first.JoinAsync(roomId).Within();
@@ -258,7 +261,7 @@ public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<Serve
         }
         Assert.Contains("\"k\"", await File.ReadAllTextAsync(queueFile), StringComparison.Ordinal);
 
-        await using var second = SdkTestKit.NewClient(fixture.Server.HubUrl, "ada", o => o.OfflineQueuePath = queueFile);
+        await using var second = NewClient(fixture.Server.HubUrl, "ada", o => o.OfflineQueuePath = queueFile);
         Assert.Equal(1, second.PendingWrites);
         await second.StartAsync().Within();
         var secondRoom = await second.JoinAsync(roomId).Within();
@@ -275,7 +278,7 @@ public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<Serve
     public async Task Leaving_a_room_sends_its_queued_writes_first_and_refuses_new_ones()
     {
         await using var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
-        await using var client = SdkTestKit.NewClient(proxy.Url(fixture.Server.HubUrl), "ada");
+        await using var client = NewClient(proxy.Url(fixture.Server.HubUrl), "ada");
         await client.StartAsync().Within();
         var room = await client.JoinAsync(TestClients.NewRoom()).Within();
         await using var reader = await fixture.ConnectAsync("reader");
@@ -284,7 +287,8 @@ public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<Serve
 
         proxy.Block();
         await proxy.CutAllAsync().Within();
-        await readerEvents.WaitUntilAsync(l => l.Presence(room.RoomId).Any(p => p.All(m => m.UserId == "reader")), "ada's connection gone");
+        // A cut long-polling connection ends on the server only when SignalR's disconnect timeout (15 s) finds no poll.
+        await readerEvents.WaitUntilAsync(l => l.Presence(room.RoomId).Any(p => p.All(m => m.UserId == "reader")), "ada's connection gone", TimeSpan.FromSeconds(45));
         var before = readerEvents.Presence(room.RoomId).Count();
         var write = room.SetAsync("last", "words");
         var leaving = room.LeaveAsync();
@@ -305,3 +309,15 @@ public sealed class WriteQueueTests(ServerFixture fixture) : IClassFixture<Serve
         Assert.NotSame(room, client.OpenRoom(room.RoomId));
     }
 }
+
+/// <summary>The write queue on a WebSocket opened without negotiation.</summary>
+public sealed class WriteQueueOnDirectWebSocketTests(ServerFixture fixture) : WriteQueueTests(fixture, ClientTransport.DirectWebSockets);
+
+/// <summary>The write queue on a negotiated WebSocket.</summary>
+public sealed class WriteQueueOnWebSocketTests(ServerFixture fixture) : WriteQueueTests(fixture, ClientTransport.WebSockets);
+
+/// <summary>The write queue on Server-Sent Events.</summary>
+public sealed class WriteQueueOnServerSentEventsTests(ServerFixture fixture) : WriteQueueTests(fixture, ClientTransport.ServerSentEvents);
+
+/// <summary>The write queue on Long Polling.</summary>
+public sealed class WriteQueueOnLongPollingTests(ServerFixture fixture) : WriteQueueTests(fixture, ClientTransport.LongPolling);

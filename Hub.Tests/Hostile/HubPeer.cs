@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using CollabHub.Client.Transport;
 using CollabHub.Protocol;
 using CollabHub.Tests.Infrastructure;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -47,7 +46,7 @@ internal sealed class HubPeer : IAsyncDisposable
     public static async Task<HubPeer> ConnectAsync(Uri hubUrl, string name)
     {
         var connection = new HubConnectionBuilder()
-            .WithWebSocketUrl(new Uri($"{hubUrl}?name={Uri.EscapeDataString(name)}"))
+            .WithDirectWebSocket(new Uri($"{hubUrl}?name={Uri.EscapeDataString(name)}"))
             .Build();
         var peer = new HubPeer(connection, name);
         await connection.StartAsync().Within();

@@ -4,15 +4,24 @@ using System.Text;
 
 namespace CollabHub.Tests.Infrastructure;
 
-internal sealed record NodeResult(int ExitCode, string StdOut, string StdErr);
+/// <summary>How a child process ended, and what it printed.</summary>
+internal sealed record ProcessResult(int ExitCode, string StdOut, string StdErr);
 
 /// <summary>Runs a node script to its end, within a timeout; a missing node or a hang fails the test with its output.</summary>
 internal static class NodeScript
 {
-    public static async Task<NodeResult> RunAsync(
-        string folder, IEnumerable<string> arguments, TimeSpan timeout, string howToFix, IReadOnlyDictionary<string, string>? environment = null)
+    public static Task<ProcessResult> RunAsync(
+        string folder, IEnumerable<string> arguments, TimeSpan timeout, string howToFix, IReadOnlyDictionary<string, string>? environment = null) =>
+        ChildProcess.RunAsync("node", folder, arguments, timeout, howToFix, environment);
+}
+
+/// <summary>Runs a program to its end, within a timeout; a missing program or a hang fails the test with its output.</summary>
+internal static class ChildProcess
+{
+    public static async Task<ProcessResult> RunAsync(
+        string program, string folder, IEnumerable<string> arguments, TimeSpan timeout, string howToFix, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = new ProcessStartInfo("node")
+        var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = folder,
             RedirectStandardOutput = true,
@@ -37,7 +46,7 @@ internal static class NodeScript
         }
         catch (Win32Exception ex)
         {
-            Assert.Fail($"`node` could not be started ({ex.Message}). {howToFix}");
+            Assert.Fail($"`{program}` could not be started ({ex.Message}). {howToFix}");
         }
 
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -51,9 +60,9 @@ internal static class NodeScript
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-            Assert.Fail($"node {string.Join(' ', start.ArgumentList)} did not finish within {timeout.TotalSeconds} s and was killed.\n"
+            Assert.Fail($"{program} {string.Join(' ', start.ArgumentList)} did not finish within {timeout.TotalSeconds} s and was killed.\n"
                 + $"--- stdout ---\n{await stdout}\n--- stderr ---\n{await stderr}");
         }
-        return new NodeResult(process.ExitCode, await stdout, await stderr);
+        return new ProcessResult(process.ExitCode, await stdout, await stderr);
     }
 }

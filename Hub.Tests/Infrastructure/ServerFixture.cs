@@ -23,8 +23,11 @@ public sealed class ServerFixture : IAsyncLifetime
         _folder.Dispose();
     }
 
-    /// <summary>A started connection (<see cref="CollabConnection"/>: the wire contract as is) as <paramref name="name"/>.</summary>
-    public Task<CollabConnection> ConnectAsync(string name) => TestClients.OpenConnectionAsync(Server.HubUrl, name);
+    /// <summary>
+    /// A started connection (<see cref="CollabConnection"/>: the wire contract as is) as <paramref name="name"/>, on
+    /// <paramref name="transport"/> (null: the defaults, which negotiate).
+    /// </summary>
+    public Task<CollabConnection> ConnectAsync(string name, ClientTransport? transport = null) => TestClients.OpenConnectionAsync(Server.HubUrl, name, transport);
 }
 
 /// <summary>Settings the shared test servers run with: small limits, so limits are cheap to reach.</summary>

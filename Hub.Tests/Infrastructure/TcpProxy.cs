@@ -28,14 +28,16 @@ internal sealed class TcpProxy : IAsyncDisposable
     private readonly object _gate = new();
     private readonly HashSet<Link> _links = [];
     private readonly List<Socket> _held = [];
+    private readonly IPAddress? _source;
     private IPEndPoint _target;
     private ProxyBlockMode? _blocked;
     private TaskCompletionSource _downstream = Released();
     private int _accepted;
 
-    private TcpProxy(IPEndPoint target)
+    private TcpProxy(IPEndPoint target, IPAddress? source)
     {
         _target = target;
+        _source = source;
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start(backlog: 128);
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
@@ -61,10 +63,14 @@ internal sealed class TcpProxy : IAsyncDisposable
     }
 
     /// <summary>Starts a proxy to <paramref name="target"/>.</summary>
-    public static TcpProxy Start(IPEndPoint target) => new(target);
+    public static TcpProxy Start(IPEndPoint target) => new(target, source: null);
 
-    /// <summary>Starts a proxy to the host and port of <paramref name="target"/> (a loopback http URL).</summary>
-    public static TcpProxy Start(Uri target) => new(new IPEndPoint(IPAddress.Parse(target.Host), target.Port));
+    /// <summary>
+    /// Starts a proxy to the host and port of <paramref name="target"/> (a loopback http URL). With
+    /// <paramref name="source"/> (a loopback address such as 127.0.0.2), the target sees its connections come from
+    /// there: one client address per proxy, for a load balancer that is sticky by address.
+    /// </summary>
+    public static TcpProxy Start(Uri target, IPAddress? source = null) => new(new IPEndPoint(IPAddress.Parse(target.Host), target.Port), source);
 
     /// <summary><paramref name="url"/> with its host and port replaced by the proxy's.</summary>
     public Uri Url(Uri url) => new UriBuilder(url) { Host = IPAddress.Loopback.ToString(), Port = Port }.Uri;
@@ -218,6 +224,10 @@ internal sealed class TcpProxy : IAsyncDisposable
         var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (_source is not null)
+            {
+                server.Bind(new IPEndPoint(_source, 0));
+            }
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
             timeout.CancelAfter(TimeSpan.FromSeconds(10));
             await server.ConnectAsync(target, timeout.Token);

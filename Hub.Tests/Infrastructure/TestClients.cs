@@ -8,10 +8,13 @@ internal static class TestClients
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
-    /// <summary>A started <see cref="CollabClient"/> (the SDK: reconnect, replicas, write queue) connected as <paramref name="name"/>.</summary>
-    public static async Task<CollabClient> ConnectAsync(Uri hubUrl, string name)
+    /// <summary>
+    /// A started <see cref="CollabClient"/> (the SDK: reconnect, replicas, write queue) connected as
+    /// <paramref name="name"/>, on <paramref name="transport"/> (null: the defaults, which negotiate).
+    /// </summary>
+    public static async Task<CollabClient> ConnectAsync(Uri hubUrl, string name, ClientTransport? transport = null)
     {
-        var client = new CollabClient(new CollabClientOptions { Url = hubUrl, Name = name });
+        var client = new CollabClient(Options(hubUrl, name, transport));
         try
         {
             await client.StartAsync().WaitAsync(Timeout);
@@ -24,12 +27,30 @@ internal static class TestClients
         return client;
     }
 
-    /// <summary>One started <see cref="CollabConnection"/> (the wire contract as is: no reconnect, no queue) as <paramref name="name"/>.</summary>
-    public static async Task<CollabConnection> OpenConnectionAsync(Uri hubUrl, string name)
+    /// <summary>
+    /// One started <see cref="CollabConnection"/> (the wire contract as is: no reconnect, no queue) as
+    /// <paramref name="name"/>, on <paramref name="transport"/> (null: the defaults, which negotiate).
+    /// </summary>
+    public static async Task<CollabConnection> OpenConnectionAsync(Uri hubUrl, string name, ClientTransport? transport = null)
     {
-        var connection = new CollabConnection(new CollabClientOptions { Url = hubUrl, Name = name });
-        await connection.StartAsync().WaitAsync(Timeout);
+        var connection = new CollabConnection(Options(hubUrl, name, transport));
+        try
+        {
+            await connection.StartAsync().WaitAsync(Timeout);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
         return connection;
+    }
+
+    private static CollabClientOptions Options(Uri hubUrl, string name, ClientTransport? transport)
+    {
+        var options = new CollabClientOptions { Url = hubUrl, Name = name };
+        transport?.Apply(options);
+        return options;
     }
 
     /// <summary>Syncs from 0 page by page: the room as the store has it (latest entry per key, every message).</summary>
@@ -111,10 +132,10 @@ internal sealed class EventLog
     public IEnumerable<IReadOnlyList<PresenceEntry>> Presence(string roomId) =>
         All.Where(e => e.Kind == "presence" && e.RoomId == roomId).Select(e => (IReadOnlyList<PresenceEntry>)e.Payload);
 
-    /// <summary>Waits until <paramref name="condition"/> holds over the events received, or fails after the timeout.</summary>
-    public async Task WaitUntilAsync(Func<EventLog, bool> condition, string what)
+    /// <summary>Waits until <paramref name="condition"/> holds over the events received, or fails after the timeout (the test timeout unless given).</summary>
+    public async Task WaitUntilAsync(Func<EventLog, bool> condition, string what, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + TestClients.Timeout;
+        var deadline = DateTime.UtcNow + (timeout ?? TestClients.Timeout);
         while (!condition(this))
         {
             var left = deadline - DateTime.UtcNow;

@@ -1,6 +1,6 @@
-using CollabHub.Client.Transport;
 using CollabHub.Server.Backplane;
 using CollabHub.Server.Configuration;
+using CollabHub.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -53,7 +53,7 @@ internal sealed class HubInstance : IAsyncDisposable
     /// <summary>A connected client of this instance as <paramref name="user"/>, recording what it receives.</summary>
     public async Task<TestConnection> ConnectAsync(string user)
     {
-        var connection = new HubConnectionBuilder().WithWebSocketUrl(new Uri(Url, $"/hub?user={user}")).Build();
+        var connection = new HubConnectionBuilder().WithDirectWebSocket(new Uri(Url, $"/hub?user={user}")).Build();
         var received = new TestConnection(connection, user);
         await connection.StartAsync().WaitAsync(TimeSpan.FromSeconds(15));
         received.Id = await connection.InvokeAsync<string>(nameof(AddressingHub.WhoAmI)).WaitAsync(TimeSpan.FromSeconds(15));

@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using CollabHub.Client;
+using CollabHub.Tests.ClientSdk;
 using CollabHub.Tests.Infrastructure;
 using EventLog = CollabHub.Tests.Infrastructure.EventLog;
 
@@ -84,7 +86,7 @@ public sealed class LoadBalancerTests : IAsyncLifetime
         // The test kit's .NET client: a WebSocket straight to the hub URL, negotiation skipped.
         var connect = async (string name) =>
         {
-            var client = await TestClients.ConnectAsync(Nginx.HubUrl, name);
+            var client = await TestClients.ConnectAsync(Nginx.HubUrl, name, ClientTransport.DirectWebSockets);
             _clients.Add(client);
             return client;
         };
@@ -136,6 +138,91 @@ public sealed class LoadBalancerTests : IAsyncLifetime
             Assert.True(ready.StatusCode == HttpStatusCode.OK, $"/readyz through nginx with one instance stopped: {(int)ready.StatusCode}\n{Nginx.Diagnostics}");
         }
     }
+
+    [Fact]
+    public async Task SDK_clients_on_Long_Polling_negotiate_through_nginx_stay_on_their_instance_and_converge_after_a_network_cut()
+    {
+        var roomId = TestClients.NewRoom("lp-sdk");
+        var instances = _servers.Select(server => $"upstream={server.BaseUrl.Host}:{server.BaseUrl.Port}").ToArray();
+
+        // The example's sticky upstream hashes the client's address. Each client reaches nginx from its own loopback
+        // address, through its own TCP proxy (the cable the test cuts), until both instances have clients.
+        var clients = new List<LongPollingClient>();
+        for (var n = 2; clients.Select(c => c.Instance).Distinct().Count() < 2; n++)
+        {
+            Assert.True(n < 40, $"38 client addresses all went to one instance\n{Nginx.Diagnostics}");
+            var address = IPAddress.Parse($"127.0.0.{n}");
+            var proxy = TcpProxy.Start(Nginx.BaseUrl, address);
+            var client = SdkTestKit.NewClient(proxy.Url(Nginx.HubUrl), $"lp{n}", transport: ClientTransport.LongPolling);
+            _clients.Add(client);
+            _clients.Add(proxy);
+            var log = new ClientLog(client);
+            await client.StartAsync().Within();
+            var room = await client.JoinAsync(roomId).Within();
+            var instance = RequestsFrom(address).Select(line => instances.FirstOrDefault(line.EndsWith)).First(i => i is not null)!;
+            clients.Add(new LongPollingClient(address, proxy, client, log, room, new RoomEvents(room), instance));
+        }
+        await using var reader = await TestClients.OpenConnectionAsync(_servers[0].HubUrl, "reader");
+        await reader.JoinAsync(roomId).Within();
+
+        // Changes cross between the instances through Redis.
+        foreach (var c in clients)
+        {
+            await c.Room.SetAsync($"before:{c.Address}", c.Address.ToString()).Within();
+        }
+        foreach (var c in clients)
+        {
+            await SdkTestKit.WaitUntilConvergedAsync(c.Room, reader);
+        }
+
+        // The network goes down under every client: open requests are reset and new ones refused. Each keeps writing.
+        foreach (var c in clients)
+        {
+            c.Proxy.Block();
+            await c.Proxy.CutAllAsync().Within();
+        }
+        var offline = new List<Task>();
+        foreach (var c in clients)
+        {
+            await c.Log.WaitForStateAsync(CollabClientState.Reconnecting);
+            offline.Add(c.Room.SetAsync($"offline:{c.Address}", true));
+            offline.Add(c.Room.PostAsync($"posted offline from {c.Address}"));
+        }
+        await reader.SetAsync(roomId, "while-cut", 1).Within();
+
+        foreach (var c in clients)
+        {
+            c.Proxy.Unblock();
+        }
+        await Task.WhenAll(offline).Within();
+        var store = await reader.SyncAllAsync(roomId);
+        Assert.Equal(clients.Count * 3 + 1, store.Seq); // one set before, one set and one post offline per client, the reader's set: each once
+        foreach (var c in clients)
+        {
+            await c.Log.WaitForStateAsync(CollabClientState.Connected, occurrence: 2);
+            await SdkTestKit.WaitUntilConvergedAsync(c.Room, reader);
+            Assert.Equal(0, c.Client.PendingWrites);
+            c.Events.AssertGaplessAndOnce();
+        }
+
+        // Every request of a client, its negotiate requests before and after the cut and every poll and send, went to
+        // one instance, and none was refused there for an unknown connection; none was a WebSocket.
+        foreach (var c in clients)
+        {
+            var requests = RequestsFrom(c.Address);
+            Assert.True(requests.Count(line => line.Contains("POST /hubs/collab/negotiate?", StringComparison.Ordinal)) >= 2,
+                $"{c.Address} should have negotiated again after the cut\n{Nginx.Diagnostics}");
+            Assert.Contains(requests, line => line.Contains("\"GET /hubs/collab?", StringComparison.Ordinal) && line.Contains("&id=", StringComparison.Ordinal));
+            Assert.All(requests, line => Assert.True(line.EndsWith(c.Instance, StringComparison.Ordinal) && !line.Contains("\" 404 ", StringComparison.Ordinal) && !line.Contains("\" 101 ", StringComparison.Ordinal),
+                $"{c.Address}: {line} (its instance: {c.Instance})\n{Nginx.Diagnostics}"));
+        }
+    }
+
+    /// <summary>The lines of nginx's test access log for requests from <paramref name="address"/>.</summary>
+    private List<string> RequestsFrom(IPAddress address) =>
+        [.. Nginx.AccessLog.Split('\n').Where(line => line.StartsWith($"{address} ", StringComparison.Ordinal))];
+
+    private sealed record LongPollingClient(IPAddress Address, TcpProxy Proxy, CollabClient Client, ClientLog Log, CollabRoom Room, RoomEvents Events, string Instance);
 
     /// <summary>
     /// The names among <paramref name="names"/> whose WebSocket through nginx (<c>GET /hubs/collab?name=...</c>, 101)

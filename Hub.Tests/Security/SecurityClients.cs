@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.WebSockets;
 using System.Text.Json;
-using CollabHub.Client.Transport;
 using CollabHub.Tests.Infrastructure;
 using Microsoft.AspNetCore.SignalR.Client;
 
@@ -29,15 +28,10 @@ internal static class SecurityClients
     /// <summary>A started SignalR connection over a direct WebSocket, presenting <paramref name="token"/> (if any).</summary>
     public static async Task<HubConnection> ConnectAsync(Uri hubUrl, string? token, bool inQuery = false)
     {
+        // SignalR's .NET client sends the token in the Authorization header only; in the query it goes by hand.
+        var url = inQuery && token is not null ? new Uri($"{hubUrl}?access_token={Uri.EscapeDataString(token)}") : hubUrl;
         var connection = new HubConnectionBuilder()
-            .WithWebSocketUrl(hubUrl, transport =>
-            {
-                if (token is not null)
-                {
-                    transport.AccessTokenProvider = _ => ValueTask.FromResult<string?>(token);
-                }
-                transport.SendAccessTokenInQueryString = inQuery;
-            })
+            .WithDirectWebSocket(url, inQuery ? null : token)
             .Build();
         try
         {

@@ -1037,6 +1037,44 @@ test("statefulReconnect: the connection resumes after a cut without losing anyth
   tracked.check();
 });
 
+// The SDK on SignalR's other transports: negotiated, with only one transport allowed, so that nothing falls back.
+for (const [label, transport] of [["Long Polling", "LongPolling"], ["Server-Sent Events", "ServerSentEvents"]]) {
+  test(`${label}: live changes both ways, then a cut: writes queued meanwhile go once, in order, and the replica catches up`, { timeout: TEST_TIMEOUT }, async () => {
+    const id = roomId(transport);
+    const { proxy, client: ada } = await proxiedClient(uniqueUser("ada"), { skipNegotiation: false, transport: signalR.HttpTransportType[transport] });
+    const bob = makeClient(uniqueUser("bob"), { skipNegotiation: true });
+    await Promise.all([ada.start(), bob.start()]);
+    assert.equal(ada.state, "connected");
+    const a = await ada.join(id);
+    const b = await bob.join(id);
+    const aTracked = trackApplied(a);
+    const bTracked = trackApplied(b);
+
+    assert.equal((await a.set("from-ada", 1)).seq, 1);
+    assert.equal((await b.set("from-bob", 2)).seq, 2);
+    await waitFor(() => a.get("from-bob")?.value === 2 && b.get("from-ada")?.value === 1, "each to see the other's change");
+
+    proxy.block();
+    proxy.cut();
+    await waitFor(() => ada.state === "reconnecting", "ada reconnecting");
+    const writes = [a.set("k", "offline 1"), a.post("posted offline"), a.set("k", "offline 2")];
+    assert.equal(ada.pending, 3);
+    assert.equal((await b.set("while-cut", true)).seq, 3);
+    proxy.unblock();
+
+    const results = await Promise.all(writes);
+    assert.deepEqual(results.map(r => r.seq), [4, 5, 6], "applied once each, in order, after bob's write");
+    assert.ok(results.every(r => !r.duplicate));
+    await waitFor(() => a.seq === 6 && b.seq === 6, "both at seq 6");
+    assert.equal(a.get("while-cut")?.value, true, "ada caught up on what she missed");
+    assert.equal(a.get("k")?.value, "offline 2");
+    assert.deepEqual(keyVersions(a.confirmedEntries()), keyVersions(b.confirmedEntries()));
+    assert.deepEqual(a.messages.map(m => m.body), ["posted offline"]);
+    aTracked.check();
+    bTracked.check();
+  });
+}
+
 test("the SDK wrote nothing to the console", () => {
   assert.deepEqual(consoleCalls, []);
 });
