@@ -23,10 +23,10 @@ namespace CollabHub.Server.Backplane;
 /// <para>
 /// <b>Ordered subscriptions.</b> StackExchange.Redis runs handler-style subscriptions without any ordering guarantee;
 /// only a <see cref="ChannelMessageQueue"/> delivers one channel's messages in order, one at a time.
-/// <see cref="Subscribe"/> always uses one.
+/// <see cref="SubscribeAsync"/> always uses one.
 /// </para>
 /// </remarks>
-internal sealed partial class RedisConnection : IHostedService, IAsyncDisposable
+internal sealed partial class RedisConnection : IAsyncDisposable
 {
     private readonly ConnectionMultiplexer _multiplexer;
     private readonly ISubscriber _subscriber;
@@ -105,7 +105,7 @@ internal sealed partial class RedisConnection : IHostedService, IAsyncDisposable
     /// subscription is registered at once and kept across reconnects. While connected, the task completes when
     /// Redis has confirmed it (a publish after that reaches it); while not, at once (the reconnect subscribes it).
     /// </summary>
-    public async Task Subscribe(string channel, Action<ReadOnlyMemory<byte>> handler)
+    public async Task SubscribeAsync(string channel, Action<ReadOnlyMemory<byte>> handler)
     {
         // Fire-and-forget returns the queue at once, connected or not; the multiplexer re-subscribes it after a reconnect.
         var queue = _subscriber.Subscribe(RedisChannel.Literal(channel), CommandFlags.FireAndForget);
@@ -128,18 +128,17 @@ internal sealed partial class RedisConnection : IHostedService, IAsyncDisposable
     public void Unsubscribe(string channel) =>
         _subscriber.Unsubscribe(RedisChannel.Literal(channel), handler: null, CommandFlags.FireAndForget);
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    /// <summary>Closes the connection after the hosted services registered later (presence's goodbye) have stopped.</summary>
-    public Task StopAsync(CancellationToken cancellationToken) => _multiplexer.CloseAsync(allowCommandsToComplete: true);
-
+    /// <summary>
+    /// The container disposes it after the hosted services have stopped (presence's goodbye still reaches Redis). The
+    /// stock backplane disposes the multiplexer too, before this (it was created first); a second dispose does nothing.
+    /// </summary>
     public ValueTask DisposeAsync() => _multiplexer.DisposeAsync();
 
     private void Handle(string channel, Action<ReadOnlyMemory<byte>> handler, ChannelMessage message)
     {
         try
         {
-            handler((byte[]?)message.Message ?? []);
+            handler((ReadOnlyMemory<byte>)message.Message);
         }
         catch (Exception ex)
         {

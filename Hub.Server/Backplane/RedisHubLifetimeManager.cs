@@ -47,10 +47,10 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         _protocols = protocols.AllProtocols;
         _acks = new AckHandler(options.Value.Backplane.AckTimeout);
         _groups = new LocalMembers(
-            group => _redis.Subscribe(_channels.Group(group), data => OnGroupMessage(group, data)),
+            group => _redis.SubscribeAsync(_channels.Group(group), data => OnGroupMessage(group, data)),
             group => _redis.Unsubscribe(_channels.Group(group)));
         _users = new LocalMembers(
-            user => _redis.Subscribe(_channels.User(user), data => OnUserMessage(user, data)),
+            user => _redis.SubscribeAsync(_channels.User(user), data => OnUserMessage(user, data)),
             user => _redis.Unsubscribe(_channels.User(user)));
         _publishOutage = new OutageLog(ex => LogPublishFailing(ex), count => LogPublishRecovered(count));
         _started = SubscribeInstanceChannelsAsync();
@@ -58,9 +58,9 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
 
     private async Task SubscribeInstanceChannelsAsync()
     {
-        await _redis.Subscribe(_channels.All, OnAllMessage);
-        await _redis.Subscribe(_channels.GroupCommands, OnGroupCommand);
-        await _redis.Subscribe(_channels.Acks(_instanceId), OnAck);
+        await _redis.SubscribeAsync(_channels.All, OnAllMessage);
+        await _redis.SubscribeAsync(_channels.GroupCommands, OnGroupCommand);
+        await _redis.SubscribeAsync(_channels.Acks(_instanceId), OnAck);
     }
 
     public override async Task OnConnectedAsync(HubConnectionContext connection)
@@ -68,7 +68,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         await _started;
         _connections.Add(connection);
         var id = connection.ConnectionId;
-        await _redis.Subscribe(_channels.Connection(id), data => OnConnectionMessage(id, data));
+        await _redis.SubscribeAsync(_channels.Connection(id), data => OnConnectionMessage(id, data));
         if (connection.UserIdentifier is { } user)
         {
             await _users.AddAsync(user, connection);
