@@ -7,11 +7,11 @@ using Microsoft.AspNetCore.SignalR.Protocol;
 namespace CollabHub.Server.Backplane;
 
 /// <summary>
-/// SignalR's extension point for scale-out, over StackExchange.Redis pub/sub (<see cref="RedisConnection"/>). A router: a message for connections on
-/// this instance is written to them directly; one that may concern other instances is also published once to
-/// Redis, and each instance delivers it to its own members (skipping what it published itself). So local
-/// delivery keeps working while Redis is down; what other instances miss then is repaired by the room seq and
-/// Sync (docs/operations.md).
+/// SignalR's extension point for scale-out, over StackExchange.Redis pub/sub (<see cref="RedisConnection"/>). A
+/// router: a message for connections on this instance is written to them directly; one that may concern other
+/// instances is also published once to Redis, and each instance delivers it to its own members (skipping what it
+/// published itself). So local delivery keeps working while Redis is down; what other instances miss then is
+/// repaired by the room seq and Sync (docs/operations.md).
 /// </summary>
 /// <remarks>
 /// An instance subscribes to a group's (or user's, or connection's) channel only while it has a local member.
