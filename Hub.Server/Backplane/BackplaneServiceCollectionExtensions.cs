@@ -10,8 +10,8 @@ internal static class BackplaneServiceCollectionExtensions
 {
     /// <summary>
     /// The backplane: with <c>CollabHub:Redis</c> empty, SignalR's in-process lifetime manager; otherwise one shared
-    /// <see cref="RedisConnection"/> (made when first needed: at start-up, by the hosted services that use presence
-    /// or the cluster bus), the lifetime manager of <see cref="BackplaneOptions.Provider"/> on it, the cluster bus,
+    /// <see cref="RedisConnection"/> (made when first needed, at start-up by the hosted services that use presence or
+    /// the cluster bus; it connects in the background), the lifetime manager of <see cref="BackplaneOptions.Provider"/> on it, the cluster bus,
     /// and Redis in <c>/readyz</c>. Call before AddSignalR, which keeps a lifetime manager registered first.
     /// </summary>
     public static IServiceCollection AddCollabHubBackplane(this IServiceCollection services, CollabHubOptions options)
@@ -30,7 +30,7 @@ internal static class BackplaneServiceCollectionExtensions
             // The stock backplane on our multiplexer; its channels get the same prefix from the multiplexer's ChannelPrefix.
             services.AddSignalR().AddStackExchangeRedis();
             services.AddOptions<RedisOptions>().Configure<RedisConnection>((stock, redis) =>
-                stock.ConnectionFactory = _ => Task.FromResult(redis.Multiplexer));
+                stock.ConnectionFactory = _ => redis.GetMultiplexerAsync());
         }
         else
         {
