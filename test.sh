@@ -14,7 +14,7 @@ TRX="$RESULTS_DIR/$TRX_NAME"
 JS_DIR="$ROOT/Hub.Tests/js"
 BROWSER_DIR="$ROOT/Hub.Tests/browser"
 HANG_TIMEOUT="${HANG_TIMEOUT:-5m}"   # one test running longer than this aborts the run (blame names it)
-RUN_TIMEOUT="${RUN_TIMEOUT:-20m}"    # the ceiling for the whole dotnet test step (the SDK suites run once per transport)
+RUN_TIMEOUT="${RUN_TIMEOUT:-20m}"    # the ceiling for the whole dotnet test step (SDK suites per transport, convergence per backplane)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1

@@ -10,8 +10,8 @@ internal static class BackplaneServiceCollectionExtensions
 {
     /// <summary>
     /// The backplane: with <c>CollabHub:Redis</c> empty, the in-process lifetime manager; otherwise one shared
-    /// <see cref="RedisConnection"/> (a hosted service, so it connects at start-up and closes after the services
-    /// registered later), the lifetime manager of <see cref="BackplaneOptions.Provider"/> on it, the cluster bus,
+    /// <see cref="RedisConnection"/> (made when first needed, at start-up by the hosted services that use presence or
+    /// the cluster bus; it connects in the background), the lifetime manager of <see cref="BackplaneOptions.Provider"/> on it, the cluster bus,
     /// and Redis in <c>/readyz</c>. Call before AddSignalR, which keeps a lifetime manager registered first.
     /// </summary>
     public static IServiceCollection AddCollabHubBackplane(this IServiceCollection services, CollabHubOptions options)
@@ -27,13 +27,12 @@ internal static class BackplaneServiceCollectionExtensions
 
         var configuration = RedisConfiguration(options);
         services.AddSingleton(sp => new RedisConnection(configuration, options.Backplane, sp.GetRequiredService<ILogger<RedisConnection>>()));
-        services.AddHostedService(sp => sp.GetRequiredService<RedisConnection>());
         if (options.Backplane.Provider == BackplaneProvider.SignalR)
         {
             // The stock backplane on our multiplexer; its channels get the same prefix from the multiplexer's ChannelPrefix.
             services.AddSignalR().AddStackExchangeRedis();
             services.AddOptions<RedisOptions>().Configure<RedisConnection>((stock, redis) =>
-                stock.ConnectionFactory = _ => Task.FromResult(redis.Multiplexer));
+                stock.ConnectionFactory = _ => redis.GetMultiplexerAsync());
         }
         else
         {

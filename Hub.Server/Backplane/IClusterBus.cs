@@ -49,5 +49,5 @@ internal sealed class RedisClusterBus(RedisConnection redis) : IClusterBus
 
     public Task PublishAsync(string topic, byte[] payload) => redis.PublishAsync(Root + topic, payload);
 
-    public Task SubscribeAsync(string topic, Action<ReadOnlyMemory<byte>> handler) => redis.Subscribe(Root + topic, handler);
+    public Task SubscribeAsync(string topic, Action<ReadOnlyMemory<byte>> handler) => redis.SubscribeAsync(Root + topic, handler);
 }

@@ -6,15 +6,10 @@ namespace CollabHub.Server.Backplane;
 /// </summary>
 internal sealed class OutageLog(Action<Exception> started, Action<long> ended)
 {
-    private long _failures;
-
-    public long TotalFailures => Interlocked.Read(ref _failures);
-
     private long _failuresInOutage;
 
     public void Failed(Exception exception)
     {
-        Interlocked.Increment(ref _failures);
         if (Interlocked.Increment(ref _failuresInOutage) == 1)
         {
             started(exception);

@@ -6,10 +6,11 @@ namespace CollabHub.Server.Backplane;
 
 /// <summary>
 /// This process's one StackExchange.Redis <see cref="ConnectionMultiplexer"/>, shared by the backplane (ours or the
-/// stock one), presence, the cluster bus and <c>/readyz</c>. A Redis outage is a state, not a start-up failure: with
-/// <c>AbortOnConnectFail = false</c> the server starts without Redis (after waiting <c>connectTimeout</c> for it once)
-/// and the multiplexer reconnects and subscribes again by itself. An outage is logged once when it begins and once
-/// when it ends.
+/// stock one), presence, the cluster bus and <c>/readyz</c>. A Redis outage is a state, not a start-up failure: the
+/// multiplexer is created in the background (<c>AbortOnConnectFail = false</c>; its first attempt can take
+/// <c>connectTimeout</c>), so the server starts and serves locally without Redis, and the multiplexer reconnects and
+/// subscribes again by itself. Until it exists, this counts as disconnected and subscription changes wait, in call
+/// order, for it. An outage is logged once when it begins and once when it ends.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -23,14 +24,18 @@ namespace CollabHub.Server.Backplane;
 /// <para>
 /// <b>Ordered subscriptions.</b> StackExchange.Redis runs handler-style subscriptions without any ordering guarantee;
 /// only a <see cref="ChannelMessageQueue"/> delivers one channel's messages in order, one at a time.
-/// <see cref="Subscribe"/> always uses one.
+/// <see cref="SubscribeAsync"/> always uses one.
 /// </para>
 /// </remarks>
-internal sealed partial class RedisConnection : IHostedService, IAsyncDisposable
+internal sealed partial class RedisConnection : IAsyncDisposable
 {
-    private readonly ConnectionMultiplexer _multiplexer;
-    private readonly ISubscriber _subscriber;
+    private readonly Task<ConnectionMultiplexer> _connecting;
+    private readonly Lock _lock = new();
     private readonly ILogger<RedisConnection> _logger;
+    private List<Action<ISubscriber>>? _beforeConnected = [];
+    private volatile ConnectionMultiplexer? _multiplexer;
+    private ISubscriber? _subscriber;
+    private IDatabase? _database;
     private readonly int _maxPendingPublishes;
     private int _pendingPublishes;
     private long _handlerFailures;
@@ -42,35 +47,23 @@ internal sealed partial class RedisConnection : IHostedService, IAsyncDisposable
         _logger = logger;
         _maxPendingPublishes = options.MaxPendingPublishes;
         Description = configuration.ToString(includePassword: false);
-        var connectLog = new StringWriter();
-        // Start-up only: waits for the first attempt (at most connectTimeout) and never throws for an unreachable Redis.
-        _multiplexer = ConnectionMultiplexer.Connect(configuration, connectLog);
-        _subscriber = _multiplexer.GetSubscriber();
-        Database = _multiplexer.GetDatabase();
-        _multiplexer.ConnectionFailed += OnConnectionFailed;
-        _multiplexer.ConnectionRestored += OnConnectionRestored;
-        if (IsConnected)
-        {
-            LogConnected(Description);
-        }
-        else
-        {
-            MarkDown();
-            LogUnreachableAtStart(Description, ConnectFailures(connectLog.ToString(), configuration.Password));
-        }
+        _connecting = ConnectAsync(configuration);
     }
 
     /// <summary>The configuration string with the password masked, for logs.</summary>
     public string Description { get; }
 
-    /// <summary>The shared multiplexer, for the stock backplane's <c>ConnectionFactory</c>.</summary>
-    public IConnectionMultiplexer Multiplexer => _multiplexer;
-
-    /// <summary>Commands on the configuration's <c>defaultDatabase</c>.</summary>
-    public IDatabase Database { get; }
+    /// <summary>Commands on the configuration's <c>defaultDatabase</c>; check <see cref="IsConnected"/> first.</summary>
+    public IDatabase Database => _database ?? throw new RedisUnavailableException($"Not connected to Redis at {Description} yet.");
 
     /// <summary>Both the command and the subscription connection are up.</summary>
-    public bool IsConnected => _multiplexer.IsConnected && _subscriber.IsConnected();
+    public bool IsConnected => _multiplexer is { } multiplexer && multiplexer.IsConnected && _subscriber!.IsConnected();
+
+    /// <summary>
+    /// The shared multiplexer once its first connect attempt is over, connected or not (the stock backplane's
+    /// <c>ConnectionFactory</c>).
+    /// </summary>
+    public async Task<IConnectionMultiplexer> GetMultiplexerAsync() => await _connecting;
 
     /// <summary>
     /// Publishes a message. Fails at once with <see cref="RedisUnavailableException"/> while Redis is unreachable or
@@ -91,7 +84,7 @@ internal sealed partial class RedisConnection : IHostedService, IAsyncDisposable
         }
         try
         {
-            await _subscriber.PublishAsync(RedisChannel.Literal(channel), message);
+            await _subscriber!.PublishAsync(RedisChannel.Literal(channel), message);
         }
         finally
         {
@@ -105,17 +98,22 @@ internal sealed partial class RedisConnection : IHostedService, IAsyncDisposable
     /// subscription is registered at once and kept across reconnects. While connected, the task completes when
     /// Redis has confirmed it (a publish after that reaches it); while not, at once (the reconnect subscribes it).
     /// </summary>
-    public async Task Subscribe(string channel, Action<ReadOnlyMemory<byte>> handler)
+    public async Task SubscribeAsync(string channel, Action<ReadOnlyMemory<byte>> handler)
     {
         // Fire-and-forget returns the queue at once, connected or not; the multiplexer re-subscribes it after a reconnect.
-        var queue = _subscriber.Subscribe(RedisChannel.Literal(channel), CommandFlags.FireAndForget);
-        queue.OnMessage(message => Handle(channel, handler, message));
+        void Subscribe(ISubscriber subscriber) =>
+            subscriber.Subscribe(RedisChannel.Literal(channel), CommandFlags.FireAndForget).OnMessage(message => Handle(channel, handler, message));
+        if (Defer(Subscribe))
+        {
+            return;
+        }
+        Subscribe(_subscriber!);
         if (IsConnected)
         {
             try
             {
                 // A PING on the subscription connection is answered after the SUBSCRIBE sent before it.
-                await _subscriber.PingAsync();
+                await _subscriber!.PingAsync();
             }
             catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
             {
@@ -125,21 +123,79 @@ internal sealed partial class RedisConnection : IHostedService, IAsyncDisposable
     }
 
     /// <summary>Stops delivery of a channel at once and tells Redis without waiting.</summary>
-    public void Unsubscribe(string channel) =>
-        _subscriber.Unsubscribe(RedisChannel.Literal(channel), handler: null, CommandFlags.FireAndForget);
+    public void Unsubscribe(string channel)
+    {
+        void Unsubscribe(ISubscriber subscriber) => subscriber.Unsubscribe(RedisChannel.Literal(channel), handler: null, CommandFlags.FireAndForget);
+        if (!Defer(Unsubscribe))
+        {
+            Unsubscribe(_subscriber!);
+        }
+    }
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>
+    /// The container disposes it after the hosted services have stopped (presence's goodbye still reaches Redis). The
+    /// stock backplane disposes the multiplexer too, before this; a second dispose does nothing.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        var multiplexer = await _connecting;
+        await multiplexer.DisposeAsync();
+    }
 
-    /// <summary>Closes the connection after the hosted services registered later (presence's goodbye) have stopped.</summary>
-    public Task StopAsync(CancellationToken cancellationToken) => _multiplexer.CloseAsync(allowCommandsToComplete: true);
+    private async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions configuration)
+    {
+        var connectLog = new StringWriter();
+        // With AbortOnConnectFail off this does not throw for an unreachable Redis; it returns after the first attempt.
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration, connectLog);
+        multiplexer.ConnectionFailed += OnConnectionFailed;
+        multiplexer.ConnectionRestored += OnConnectionRestored;
+        _subscriber = multiplexer.GetSubscriber();
+        _database = multiplexer.GetDatabase();
+        lock (_lock)
+        {
+            // Fire-and-forget subscription changes: quick, and in the order they were asked for, before any later one.
+            foreach (var change in _beforeConnected!)
+            {
+                change(_subscriber);
+            }
+            _beforeConnected = null;
+            _multiplexer = multiplexer;
+        }
+        if (IsConnected)
+        {
+            LogConnected(Description);
+        }
+        else
+        {
+            MarkDown();
+            LogUnreachableAtStart(Description, ConnectFailures(connectLog.ToString(), configuration.Password));
+        }
+        return multiplexer;
+    }
 
-    public ValueTask DisposeAsync() => _multiplexer.DisposeAsync();
+    /// <summary>Keeps a subscription change for when the multiplexer exists; false once it does (make the change now).</summary>
+    private bool Defer(Action<ISubscriber> change)
+    {
+        if (_multiplexer is not null)
+        {
+            return false;
+        }
+        lock (_lock)
+        {
+            if (_beforeConnected is null)
+            {
+                return false;
+            }
+            _beforeConnected.Add(change);
+            return true;
+        }
+    }
 
     private void Handle(string channel, Action<ReadOnlyMemory<byte>> handler, ChannelMessage message)
     {
         try
         {
-            handler((byte[]?)message.Message ?? []);
+            handler((ReadOnlyMemory<byte>)message.Message);
         }
         catch (Exception ex)
         {

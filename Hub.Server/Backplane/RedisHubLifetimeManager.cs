@@ -6,11 +6,11 @@ using Microsoft.AspNetCore.SignalR.Protocol;
 namespace CollabHub.Server.Backplane;
 
 /// <summary>
-/// SignalR's extension point for scale-out, over StackExchange.Redis pub/sub (<see cref="RedisConnection"/>). A router: a message for connections on
-/// this instance is written to them directly; one that may concern other instances is also published once to
-/// Redis, and each instance delivers it to its own members (skipping what it published itself). So local
-/// delivery keeps working while Redis is down; what other instances miss then is repaired by the room seq and
-/// Sync (docs/operations.md).
+/// SignalR's extension point for scale-out, over StackExchange.Redis pub/sub (<see cref="RedisConnection"/>). A
+/// router: a message for connections on this instance is written to them directly; one that may concern other
+/// instances is also published once to Redis, and each instance delivers it to its own members (skipping what it
+/// published itself). So local delivery keeps working while Redis is down; what other instances miss then is
+/// repaired by the room seq and Sync (docs/operations.md).
 /// </summary>
 /// <remarks>
 /// An instance subscribes to a group's (or user's, or connection's) channel only while it has a local member.
@@ -46,10 +46,10 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         _local = new LocalConnections(
             outbox,
             new LocalMembers(
-                group => _redis.Subscribe(_channels.Group(group), data => OnGroupMessage(group, data)),
+                group => _redis.SubscribeAsync(_channels.Group(group), data => OnGroupMessage(group, data)),
                 group => _redis.Unsubscribe(_channels.Group(group))),
             new LocalMembers(
-                user => _redis.Subscribe(_channels.User(user), data => OnUserMessage(user, data)),
+                user => _redis.SubscribeAsync(_channels.User(user), data => OnUserMessage(user, data)),
                 user => _redis.Unsubscribe(_channels.User(user))));
         _publishOutage = new OutageLog(ex => LogPublishFailing(ex), count => LogPublishRecovered(count));
         _started = SubscribeInstanceChannelsAsync();
@@ -57,16 +57,16 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
 
     private async Task SubscribeInstanceChannelsAsync()
     {
-        await _redis.Subscribe(_channels.All, OnAllMessage);
-        await _redis.Subscribe(_channels.GroupCommands, OnGroupCommand);
-        await _redis.Subscribe(_channels.Acks(_instanceId), OnAck);
+        await _redis.SubscribeAsync(_channels.All, OnAllMessage);
+        await _redis.SubscribeAsync(_channels.GroupCommands, OnGroupCommand);
+        await _redis.SubscribeAsync(_channels.Acks(_instanceId), OnAck);
     }
 
     public override async Task OnConnectedAsync(HubConnectionContext connection)
     {
         await _started;
         var id = connection.ConnectionId;
-        await _redis.Subscribe(_channels.Connection(id), data => OnConnectionMessage(id, data));
+        await _redis.SubscribeAsync(_channels.Connection(id), data => OnConnectionMessage(id, data));
         await _local.AddAsync(connection);
     }
 

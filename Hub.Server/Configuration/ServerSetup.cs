@@ -54,8 +54,8 @@ internal static class ServerSetup
         services.AddCollabHubBackplane(settings);
         if (!string.IsNullOrWhiteSpace(settings.Redis))
         {
-            // After the Redis connection (hosted services start in order and stop in reverse): the last leave at
-            // shutdown still reaches Redis.
+            // Hosted services stop before the container disposes the Redis connection: the last leave at shutdown
+            // still reaches Redis.
             services.AddHostedService(sp => sp.GetRequiredService<RedisPresenceTracker>());
         }
 

@@ -81,7 +81,7 @@ public sealed class RedisAuthAndTlsTests
             await redis.Database.StringSetAsync(key1, value).Within();
             Assert.Equal(value, (byte[]?)await redis.Database.StringGetAsync(key1).Within());
             var inbox = new MessageInbox();
-            await redis.Subscribe("secure", inbox.Handler).Within();
+            await redis.SubscribeAsync("secure", inbox.Handler).Within();
             await redis.PublishAsync("secure", "over tls"u8.ToArray()).Within();
             await inbox.WaitForAsync("over tls");
             Assert.Contains("ssl=True", redis.Description, StringComparison.OrdinalIgnoreCase);

@@ -20,7 +20,7 @@ public sealed class RedisConnectionTests(RedisServerFixture fixture) : IClassFix
         await using var redis = await RedisTestKit.ConnectAsync(Server.Configuration());
         var inbox = new MessageInbox();
         var channel = RedisTestKit.NewKey("ordered");
-        await redis.Subscribe(channel, inbox.Handler).Within();
+        await redis.SubscribeAsync(channel, inbox.Handler).Within();
 
         await Task.WhenAll(Enumerable.Range(0, 2000).Select(i => redis.PublishAsync(channel, Encoding.UTF8.GetBytes(i.ToString())))).Within();
 
@@ -36,8 +36,8 @@ public sealed class RedisConnectionTests(RedisServerFixture fixture) : IClassFix
         var kept = new MessageInbox();
         var left = RedisTestKit.NewKey("left");
         var keptChannel = RedisTestKit.NewKey("kept");
-        await redis.Subscribe(left, payload => received.Add(payload.ToArray())).Within();
-        await redis.Subscribe(keptChannel, kept.Handler).Within();
+        await redis.SubscribeAsync(left, payload => received.Add(payload.ToArray())).Within();
+        await redis.SubscribeAsync(keptChannel, kept.Handler).Within();
         byte[] payload = [0, 1, 2, 13, 10, 255, .. "hello"u8];
 
         await redis.PublishAsync(left, payload).Within();
@@ -57,7 +57,7 @@ public sealed class RedisConnectionTests(RedisServerFixture fixture) : IClassFix
         await using var redis = await RedisTestKit.ConnectAsync(Server.Configuration(), logger);
         var inbox = new MessageInbox();
         var channel = RedisTestKit.NewKey("throwing");
-        await redis.Subscribe(channel, payload =>
+        await redis.SubscribeAsync(channel, payload =>
         {
             inbox.Handler(payload);
             throw new InvalidOperationException("handler bug");
@@ -80,7 +80,7 @@ public sealed class RedisConnectionTests(RedisServerFixture fixture) : IClassFix
         await using var admin = await ConnectionMultiplexer.ConnectAsync(Server.ConnectionString + ",allowAdmin=true").Within();
         var channel = RedisTestKit.NewKey("slow");
         var inbox = new MessageInbox();
-        await redis.Subscribe(channel, inbox.Handler).Within();
+        await redis.SubscribeAsync(channel, inbox.Handler).Within();
 
         // WRITE pause holds PUBLISH (Redis 7) but lets the admin's UNPAUSE through.
         await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "30000", "WRITE").Within();
@@ -107,14 +107,14 @@ public sealed class RedisConnectionTests(RedisServerFixture fixture) : IClassFix
         var during = new MessageInbox();
         var channelBefore = RedisTestKit.NewKey("before");
         var channelDuring = RedisTestKit.NewKey("during");
-        await redis.Subscribe(channelBefore, before.Handler).Within();
+        await redis.SubscribeAsync(channelBefore, before.Handler).Within();
 
         server.Kill();
         await RedisTestKit.WaitUntilAsync(() => !redis.IsConnected, "the connection to notice");
         var publish = redis.PublishAsync(channelBefore, "lost"u8.ToArray());
         Assert.True(publish.IsFaulted, "a publish while Redis is down fails at once");
         await Assert.ThrowsAsync<RedisUnavailableException>(() => publish);
-        await redis.Subscribe(channelDuring, during.Handler).Within(); // registered at once, subscribed on reconnect
+        await redis.SubscribeAsync(channelDuring, during.Handler).Within(); // registered at once, subscribed on reconnect
 
         await server.RestartAsync().Within();
         await RedisTestKit.WaitUntilAsync(() => redis.IsConnected, "the connection to come back", TimeSpan.FromSeconds(30));
@@ -141,7 +141,7 @@ public sealed class RedisConnectionTests(RedisServerFixture fixture) : IClassFix
         var channel = RedisTestKit.NewKey("early");
 
         Assert.False(redis.IsConnected);
-        await redis.Subscribe(channel, inbox.Handler).Within();
+        await redis.SubscribeAsync(channel, inbox.Handler).Within();
         await server.RestartAsync().Within();
         await RedisTestKit.WaitUntilAsync(() => redis.IsConnected, "the connection to connect", TimeSpan.FromSeconds(30));
 

@@ -32,8 +32,9 @@ internal static class RedisTestKit
         configuration.AbortOnConnectFail = false;
         configuration.ChannelPrefix = RedisChannel.Literal((prefix ?? NewKey("test")) + ":");
         var options = new BackplaneOptions { MaxPendingPublishes = maxPendingPublishes };
-        // The constructor waits for the first attempt (up to connectTimeout): keep it off the test's thread.
-        return await Task.Run(() => new RedisConnection(configuration, options, logger ?? new RecordingLogger<RedisConnection>())).WaitAsync(Timeout);
+        var connection = new RedisConnection(configuration, options, logger ?? new RecordingLogger<RedisConnection>());
+        await connection.GetMultiplexerAsync().WaitAsync(Timeout);
+        return connection;
     }
 
     public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)

@@ -1,0 +1,41 @@
+using CollabHub.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace CollabHub.Tests.ScaleOut;
+
+/// <summary>The ACL user that docs/operations.md gives ("Redis in production") is enough, under both backplane providers.</summary>
+public sealed class RedisAclTests
+{
+    [Theory]
+    [InlineData("CollabHub")]
+    [InlineData("SignalR")]
+    public async Task The_documented_ACL_user_runs_two_instances_with_nothing_refused(string backplaneProvider)
+    {
+        var documented = File.ReadAllLines(Path.Combine(RepoPaths.Root, "docs", "operations.md"))
+            .Select(line => line.Trim())
+            .Single(line => line.StartsWith("user collabhub on ", StringComparison.Ordinal))["user ".Length..];
+        using var folder = new TempDirectory();
+        await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings { AclUsers = [documented], RequirePass = "admin" });
+        var settings = new Dictionary<string, string>(TestSettings.Small)
+        {
+            ["CollabHub:Redis"] = $"127.0.0.1:{redis.Port},user=collabhub,password=change-me",
+            ["CollabHub:Backplane:Provider"] = backplaneProvider,
+        };
+        await using var first = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
+        await using var second = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
+        await using var ada = await TestClients.OpenConnectionAsync(first.HubUrl, "ada");
+        await using var bob = await TestClients.OpenConnectionAsync(second.HubUrl, "bob");
+        var bobEvents = new EventLog(bob);
+        var room = TestClients.NewRoom();
+
+        await ada.JoinAsync(room).Within();
+        var joined = await bob.JoinAsync(room).Within();
+        var write = await ada.SetAsync(room, "title", "hello").Within();
+        await bobEvents.WaitUntilAsync(l => l.Changes(room).Any(c => c.Version == write.Seq), "ada's change on bob's instance");
+
+        Assert.Equal(["ada", "bob"], joined.Presence.Select(p => p.UserId)); // presence from the Redis scripts, not the local fallback
+        await using var admin = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redis.Port},password=admin").Within();
+        var refused = (RedisResult[])(await admin.GetDatabase().ExecuteAsync("ACL", "LOG").Within())!;
+        Assert.True(refused.Length == 0, "Redis refused: " + string.Join("; ", refused.Select(entry => string.Join(" ", ((RedisResult[])entry!).Take(8)))));
+    }
+}
