@@ -1,0 +1,90 @@
+using CollabHub.Bench.Driver;
+using CollabHub.Bench.Measurement;
+using CollabHub.Bench.Reporting;
+using CollabHub.Bench.Systems;
+
+namespace CollabHub.Bench.Scenarios;
+
+/// <summary>
+/// One room, one writer at a fixed rate (and then as fast as its answers allow), N listeners: delivered events/s and
+/// the end-to-end latency from the writer's send to each listener's receipt.
+/// </summary>
+internal sealed class FanoutScenario : IScenario
+{
+    private const string Room = "fanout";
+    private const int Window = 256;
+
+    public string Name => "fanout";
+
+    public async Task<ScenarioResult> RunAsync(ScenarioContext context)
+    {
+        int[] listenerCounts = context.Quick ? [10] : [10, 100, 1000];
+        double?[] rates = context.Quick ? [100, null] : [100, 1000, null];
+        var rows = new List<ResultRow>();
+        foreach (var system in new[] { SystemSpec.CollabHub, SystemSpec.BareSignalR, SystemSpec.SocketIO })
+        {
+            await using var deployment = await context.StartAsync(system);
+            var delivery = new DeliveryCounter();
+            await using var writer = deployment.Client("writer");
+            await writer.ConnectAsync(CancellationToken.None);
+            await writer.JoinAsync(Room, null, CancellationToken.None);
+            await using var listeners = new ClientSet();
+            var connected = 0;
+            foreach (var n in listenerCounts)
+            {
+                context.Say($"{system.Name}: {n} listeners");
+                // Listeners share one user name: CollabHub's presence then stays one entry (rooms measures distinct users).
+                await listeners.ConnectAsync(deployment, connected, n, _ => new ClientPlan("listener", Room), (_, c) => c.Changed = delivery.OnChanged, TimeSpan.FromMinutes(2), context.Say);
+                connected = n;
+                if (listeners.Joined < n)
+                {
+                    rows.Add(Failed(system, n, $"{listeners.Joined} of {n} listeners joined: {listeners.FirstError}"));
+                    break;
+                }
+                foreach (var rate in rates)
+                {
+                    var label = Case(n, rate);
+                    context.Say($"{system.Name}: {label}");
+                    await using var window = ResourceWindow.Start(deployment.Meter);
+                    delivery.StartWindow();
+                    var outcome = await PacedWriter.RunAsync(writer, Room, rate, context.Duration, Window);
+                    var expected = outcome.Acked * listeners.Joined;
+                    await delivery.DrainAsync(expected, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15));
+                    var resources = await window.StopAsync();
+                    var received = delivery.Received;
+                    rows.Add(new ResultRow(Name, label, system.Name, received / Math.Max(delivery.DeliverySeconds, context.Duration.TotalSeconds), "events/s",
+                        delivery.Latency.PercentileMs(50), delivery.Latency.PercentileMs(95), delivery.Latency.PercentileMs(99), resources)
+                    {
+                        Extra =
+                        [
+                            new("writes sent/s", Report.Number(outcome.SentPerSecond)),
+                            new("events lost", (expected - received).ToString("#,0")),
+                        ],
+                        ChartX = outcome.SentPerSecond * listeners.Joined,
+                        ChartValues = { ["listeners"] = n },
+                        Incomplete = received < expected,
+                    });
+                }
+            }
+        }
+        return new ScenarioResult(rows, Charts(rows, listenerCounts));
+    }
+
+    private static string Case(int listeners, double? rate) => $"N={listeners}, {(rate is { } r ? $"{r:0} writes/s" : "max")}";
+
+    private ResultRow Failed(SystemSpec system, int n, string why) =>
+        new(Name, Case(n, null), system.Name, null, "events/s", null, null, null, default) { Extra = [new("events lost", why)], Incomplete = true };
+
+    /// <summary>For each N: p50 and p99 latency against the delivered rate, one line per system and percentile.</summary>
+    private static List<(string, SvgChart)> Charts(List<ResultRow> rows, int[] listenerCounts) =>
+        listenerCounts.Select(n =>
+        {
+            var ofN = rows.Where(r => r.ChartValues.TryGetValue("listeners", out var l) && l == n && r.Throughput is not null).ToList();
+            var series = ofN.GroupBy(r => r.System).SelectMany(g => new[]
+            {
+                new ChartSeries($"{g.Key} p50", g.Where(r => r.P50Ms is not null).Select(r => (r.Throughput!.Value, r.P50Ms!.Value)).ToList(), Dashed: true),
+                new ChartSeries($"{g.Key} p99", g.Where(r => r.P99Ms is not null).Select(r => (r.Throughput!.Value, r.P99Ms!.Value)).ToList()),
+            }).ToList();
+            return ($"fanout-n{n}.svg", new SvgChart($"fanout, N={n} listeners: latency against delivered events/s", "delivered events/s", "latency, ms (log)", LogX: true, LogY: true, series));
+        }).ToList();
+}
