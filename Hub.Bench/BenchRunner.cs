@@ -16,6 +16,9 @@ internal static class BenchRunner
     private static readonly IScenario[] Scenarios =
     [
         new FanoutScenario(),
+        new WritesScenario(),
+        new CrossScenario(),
+        new BurstScenario(),
     ];
 
     public static async Task<int> RunAsync(string[] args)

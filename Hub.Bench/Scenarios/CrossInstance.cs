@@ -1,0 +1,80 @@
+using CollabHub.Bench.Driver;
+using CollabHub.Bench.Measurement;
+using CollabHub.Bench.Reporting;
+using CollabHub.Bench.Systems;
+
+namespace CollabHub.Bench.Scenarios;
+
+/// <summary>
+/// Two instances and one Redis: a writer on instance 0 at fixed rates, listeners on instance 1, so every event
+/// crosses the backplane. Shared by <c>cross</c> and <c>burst</c>: one row per system and rate, with the loss.
+/// </summary>
+internal static class CrossInstance
+{
+    private const string Room = "cross";
+    private const int Window = 1024;
+
+    public static readonly SystemSpec[] Systems = [SystemSpec.CollabHubRedis, SystemSpec.SignalRRedis, SystemSpec.SocketIORedis];
+
+    public static async Task<List<ResultRow>> RunAsync(ScenarioContext context, string scenario, IReadOnlyList<double> rates, int listenerCount)
+    {
+        var rows = new List<ResultRow>();
+        foreach (var system in Systems)
+        {
+            await using var deployment = await context.StartAsync(system, instances: 2);
+            var delivery = new DeliveryCounter();
+            await using var writer = deployment.Client("writer", instance: 0);
+            await writer.ConnectAsync(CancellationToken.None);
+            await writer.JoinAsync(Room, null, CancellationToken.None);
+            await using var listeners = new ClientSet();
+            await listeners.ConnectAsync(deployment, 0, listenerCount, _ => new ClientPlan("listener", Room, Instance: 1), (_, c) => c.Changed = delivery.OnChanged, TimeSpan.FromMinutes(1), context.Say);
+            // Subscriptions across instances settle after the join answers; give them a moment before measuring.
+            await Task.Delay(500);
+            foreach (var rate in rates)
+            {
+                var label = $"{rate:#,0} writes/s, {listenerCount} listeners";
+                context.Say($"{system.Name}: {label}");
+                await using var window = ResourceWindow.Start(deployment.Meter);
+                delivery.StartWindow();
+                var outcome = await PacedWriter.RunAsync(writer, Room, rate, context.Duration, Window);
+                var expected = outcome.Acked * listeners.Joined;
+                await delivery.DrainAsync(expected, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15));
+                var resources = await window.StopAsync();
+                var lost = expected - delivery.Received;
+                var held = outcome.SentPerSecond >= 0.95 * rate && outcome.Failed == 0;
+                rows.Add(new ResultRow(scenario, label, system.Name, delivery.Received / Math.Max(delivery.DeliverySeconds, context.Duration.TotalSeconds), "events/s",
+                    delivery.Latency.PercentileMs(50), delivery.Latency.PercentileMs(95), delivery.Latency.PercentileMs(99), resources)
+                {
+                    Extra =
+                    [
+                        new("writes sent/s", Report.Number(outcome.SentPerSecond)),
+                        new("events lost", lost.ToString("#,0")),
+                        new("rate held", held && lost == 0 ? "yes" : "no"),
+                    ],
+                    ChartX = rate,
+                    Incomplete = !held || lost != 0,
+                });
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>The highest offered rate each system held with no loss, as a row per system.</summary>
+    public static IEnumerable<ResultRow> MaximumWithoutLoss(string scenario, List<ResultRow> rows) =>
+        rows.GroupBy(r => r.System).Select(g =>
+        {
+            var best = g.Where(r => !r.Incomplete).MaxBy(r => r.ChartX);
+            return new ResultRow(scenario, "highest rate held with no loss", g.Key, best?.ChartX, "writes/s", best?.P50Ms, best?.P95Ms, best?.P99Ms, best?.Resources ?? default)
+            {
+                Extra = [new("rate held", best is null ? $"none of {string.Join(", ", g.Select(r => r.ChartX))}" : "yes")],
+            };
+        });
+
+    public static (string, SvgChart) LatencyChart(string file, string title, List<ResultRow> rows) =>
+        (file, new SvgChart(title, "offered writes/s", "latency, ms (log)", LogX: true, LogY: true,
+            rows.Where(r => r.ChartX is not null && r.Case != "highest rate held with no loss").GroupBy(r => r.System).SelectMany(g => new[]
+            {
+                new ChartSeries($"{g.Key} p50", g.Where(r => r.P50Ms is not null).Select(r => (r.ChartX!.Value, r.P50Ms!.Value)).ToList(), Dashed: true),
+                new ChartSeries($"{g.Key} p99", g.Where(r => r.P99Ms is not null).Select(r => (r.ChartX!.Value, r.P99Ms!.Value)).ToList()),
+            }).ToList()));
+}
