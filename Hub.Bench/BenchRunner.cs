@@ -18,7 +18,10 @@ internal static class BenchRunner
         new FanoutScenario(),
         new WritesScenario(),
         new CrossScenario(),
+        new ConnectionsScenario(),
+        new ResyncScenario(),
         new BurstScenario(),
+        new RoomsScenario(),
     ];
 
     public static async Task<int> RunAsync(string[] args)

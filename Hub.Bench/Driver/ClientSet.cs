@@ -56,7 +56,7 @@ internal sealed class ClientSet : IAsyncDisposable
                     await client.ConnectAsync(token);
                     await client.JoinAsync(p.RoomId, null, token);
                     ConnectLatency.Record((long)Stopwatch.GetElapsedTime(started).TotalMicroseconds);
-                    client.Closed = _ => Interlocked.Increment(ref _dropped);
+                    client.Closed += _ => Interlocked.Increment(ref _dropped);
                     _clients.Add(client);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancel.IsCancellationRequested)

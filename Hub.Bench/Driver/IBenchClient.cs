@@ -12,8 +12,8 @@ internal interface IBenchClient : IAsyncDisposable
     /// <summary>Called with the size in bytes of every presence event (CollabHub only; others have none).</summary>
     Action<int>? Presence { set; }
 
-    /// <summary>Called once when the connection closes without <see cref="DisposeAsync"/>.</summary>
-    Action<Exception?>? Closed { set; }
+    /// <summary>Raised when the connection closes without <see cref="DisposeAsync"/>.</summary>
+    event Action<Exception?>? Closed;
 
     Task ConnectAsync(CancellationToken cancellationToken);
 

@@ -13,7 +13,6 @@ internal sealed class SignalRBenchClient : IBenchClient
     private readonly HubConnection _connection;
     private Action<ChangedEvent>? _changed;
     private Action<int>? _presence;
-    private Action<Exception?>? _closed;
     private bool _disposed;
 
     public SignalRBenchClient(Uri hubUrl, string name)
@@ -29,7 +28,7 @@ internal sealed class SignalRBenchClient : IBenchClient
         {
             if (!_disposed)
             {
-                _closed?.Invoke(error);
+                Closed?.Invoke(error);
             }
             return Task.CompletedTask;
         };
@@ -57,7 +56,7 @@ internal sealed class SignalRBenchClient : IBenchClient
         }
     }
 
-    public Action<Exception?>? Closed { set => _closed = value; }
+    public event Action<Exception?>? Closed;
 
     public Task ConnectAsync(CancellationToken cancellationToken) => _connection.StartAsync(cancellationToken);
 

@@ -11,7 +11,6 @@ namespace CollabHub.Bench.Driver;
 internal sealed class SocketIoBenchClient : IBenchClient
 {
     private readonly SocketIO _socket;
-    private Action<Exception?>? _closed;
     private bool _disposed;
 
     public SocketIoBenchClient(Uri serverUrl, string name)
@@ -28,7 +27,7 @@ internal sealed class SocketIoBenchClient : IBenchClient
         {
             if (!_disposed)
             {
-                _closed?.Invoke(new IOException(reason));
+                Closed?.Invoke(new IOException(reason));
             }
         };
     }
@@ -40,7 +39,7 @@ internal sealed class SocketIoBenchClient : IBenchClient
 
     public Action<int>? Presence { set { } }
 
-    public Action<Exception?>? Closed { set => _closed = value; }
+    public event Action<Exception?>? Closed;
 
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
