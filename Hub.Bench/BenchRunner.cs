@@ -43,9 +43,10 @@ internal static class BenchRunner
         using var environment = await BenchEnvironment.PrepareAsync(message => Console.WriteLine($"[setup] {message}"));
         var report = new Report(output, machine, $"Hub.Bench {string.Join(' ', args)}");
         var failures = 0;
+        await using var deployments = new DeploymentPool(environment, reuse: quick);
         foreach (var scenario in selected)
         {
-            var context = new ScenarioContext(environment, quick) { Scenario = scenario.Name };
+            var context = new ScenarioContext(deployments, quick) { Scenario = scenario.Name };
             try
             {
                 var result = await scenario.RunAsync(context);

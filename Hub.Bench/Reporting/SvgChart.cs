@@ -4,8 +4,8 @@ using System.Text;
 
 namespace CollabHub.Bench.Reporting;
 
-/// <summary>One line of a chart: a name and its points.</summary>
-internal sealed record ChartSeries(string Name, IReadOnlyList<(double X, double Y)> Points, bool Dashed = false);
+/// <summary>One line of a chart: a name and its points; lines with the same <paramref name="ColourKey"/> (a system) share a colour.</summary>
+internal sealed record ChartSeries(string Name, IReadOnlyList<(double X, double Y)> Points, bool Dashed = false, string? ColourKey = null);
 
 /// <summary>
 /// A line chart as a standalone SVG file: axes with ticks (x linear or log10), one coloured line per series, a
@@ -61,10 +61,11 @@ internal sealed record SvgChart(string Title, string XLabel, string YLabel, bool
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{(Left + Width - Right) / 2}\" y=\"{Height - 18}\" text-anchor=\"middle\">{Escape(XLabel)}</text>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<text transform=\"translate(18,{(Top + Height - Bottom) / 2}) rotate(-90)\" text-anchor=\"middle\">{Escape(YLabel)}</text>\n");
 
+        var colourKeys = Series.Select(s => s.ColourKey ?? s.Name).Distinct().ToList();
         for (var i = 0; i < Series.Count; i++)
         {
             var series = Series[i];
-            var colour = Colours[i % Colours.Length];
+            var colour = Colours[colourKeys.IndexOf(series.ColourKey ?? series.Name) % Colours.Length];
             var dash = series.Dashed ? " stroke-dasharray=\"6 4\"" : "";
             var line = series.Points.Where(p => Valid(p.X, LogX) && Valid(p.Y, LogY)).OrderBy(p => p.X).ToList();
             if (line.Count > 1)

@@ -15,7 +15,7 @@ internal sealed class ConnectionsScenario : IScenario
 
     public async Task<ScenarioResult> RunAsync(ScenarioContext context)
     {
-        int[] counts = context.Quick ? [200] : [1_000, 5_000, 10_000];
+        int[] counts = context.Quick ? [100] : [1_000, 5_000, 10_000];
         var rows = new List<ResultRow>();
         foreach (var system in new[] { SystemSpec.CollabHub, SystemSpec.BareSignalR, SystemSpec.SocketIO })
         {
@@ -24,7 +24,7 @@ internal sealed class ConnectionsScenario : IScenario
                 foreach (var count in counts)
                 {
                     var label = $"{count:#,0} connections, {(rooms == 1 ? "1 room" : $"{rooms} rooms")}";
-                    rows.Add(await IdleConnections.RunAsync(context, Name, system, label, count, i => new ClientPlan($"user{i % rooms}", $"room{i % rooms}"), countPresence: false));
+                    rows.Add(await IdleConnections.RunAsync(context, Name, system, label, count, i => new ClientPlan($"user{i % rooms}", $"conn{i % rooms}"), countPresence: false));
                 }
             }
         }

@@ -29,7 +29,7 @@ internal static class CrossInstance
             await using var listeners = new ClientSet();
             await listeners.ConnectAsync(deployment, 0, listenerCount, _ => new ClientPlan("listener", Room, Instance: 1), (_, c) => c.Changed = delivery.OnChanged, TimeSpan.FromMinutes(1), context.Say);
             // Subscriptions across instances settle after the join answers; give them a moment before measuring.
-            await Task.Delay(500);
+            await Task.Delay(context.Settle(0.5));
             foreach (var rate in rates)
             {
                 var label = $"{rate:#,0} writes/s, {listenerCount} listeners";
@@ -74,7 +74,7 @@ internal static class CrossInstance
         (file, new SvgChart(title, "offered writes/s", "latency, ms (log)", LogX: true, LogY: true,
             rows.Where(r => r.ChartX is not null && r.Case != "highest rate held with no loss").GroupBy(r => r.System).SelectMany(g => new[]
             {
-                new ChartSeries($"{g.Key} p50", g.Where(r => r.P50Ms is not null).Select(r => (r.ChartX!.Value, r.P50Ms!.Value)).ToList(), Dashed: true),
-                new ChartSeries($"{g.Key} p99", g.Where(r => r.P99Ms is not null).Select(r => (r.ChartX!.Value, r.P99Ms!.Value)).ToList()),
+                new ChartSeries($"{g.Key} p50", g.Where(r => r.P50Ms is not null).Select(r => (r.ChartX!.Value, r.P50Ms!.Value)).ToList(), Dashed: true, ColourKey: g.Key),
+                new ChartSeries($"{g.Key} p99", g.Where(r => r.P99Ms is not null).Select(r => (r.ChartX!.Value, r.P99Ms!.Value)).ToList(), ColourKey: g.Key),
             }).ToList()));
 }

@@ -82,8 +82,8 @@ internal sealed class FanoutScenario : IScenario
             var ofN = rows.Where(r => r.ChartValues.TryGetValue("listeners", out var l) && l == n && r.Throughput is not null).ToList();
             var series = ofN.GroupBy(r => r.System).SelectMany(g => new[]
             {
-                new ChartSeries($"{g.Key} p50", g.Where(r => r.P50Ms is not null).Select(r => (r.Throughput!.Value, r.P50Ms!.Value)).ToList(), Dashed: true),
-                new ChartSeries($"{g.Key} p99", g.Where(r => r.P99Ms is not null).Select(r => (r.Throughput!.Value, r.P99Ms!.Value)).ToList()),
+                new ChartSeries($"{g.Key} p50", g.Where(r => r.P50Ms is not null).Select(r => (r.Throughput!.Value, r.P50Ms!.Value)).ToList(), Dashed: true, ColourKey: g.Key),
+                new ChartSeries($"{g.Key} p99", g.Where(r => r.P99Ms is not null).Select(r => (r.Throughput!.Value, r.P99Ms!.Value)).ToList(), ColourKey: g.Key),
             }).ToList();
             return ($"fanout-n{n}.svg", new SvgChart($"fanout, N={n} listeners: latency against delivered events/s", "delivered events/s", "latency, ms (log)", LogX: true, LogY: true, series));
         }).ToList();

@@ -18,7 +18,7 @@ internal static class IdleConnections
     {
         var deadline = context.Quick ? TimeSpan.FromSeconds(20) : TimeSpan.FromSeconds(60);
         await using var deployment = await context.StartAsync(system);
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await Task.Delay(context.Settle(1));
         var baseline = deployment.Meter.ResidentBytes();
         long presenceBytes = 0;
         await using var listener = deployment.Client("presence-listener");
@@ -33,7 +33,7 @@ internal static class IdleConnections
         await using var clients = new ClientSet();
         await using var window = ResourceWindow.Start(deployment.Meter);
         var elapsed = await clients.ConnectAsync(deployment, 0, count, plan, null, deadline, context.Say);
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        await Task.Delay(context.Settle(2));
         var resources = await window.StopAsync();
         var grown = deployment.Meter.ResidentBytes() - baseline;
         var all = clients.Joined == count;

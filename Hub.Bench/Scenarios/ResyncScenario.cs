@@ -33,7 +33,7 @@ internal sealed class ResyncScenario : IScenario
                 (i, client) => resyncing.Add(new ResyncingClient((SignalRBenchClient)client, Room(i % rooms))), TimeSpan.FromMinutes(2), context.Say);
             var joined = set.Clients.ToHashSet();
             await using var writers = new WritersInBackground(deployment, rooms, keys);
-            await Task.Delay(TimeSpan.FromSeconds(1));
+            await Task.Delay(context.Settle(1));
             var modes = system.IsCollabHub ? new[] { true, false } : [false];
             foreach (var sinceSeq in modes)
             {

@@ -21,7 +21,7 @@ internal sealed class RoomsScenario : IScenario
             foreach (var (count, rooms) in cases)
             {
                 var label = $"{count:#,0} users, {(rooms == 1 ? "one room" : $"{rooms} rooms")}";
-                rows.Add(await IdleConnections.RunAsync(context, Name, system, label, count, i => new ClientPlan($"user{i}", $"room{i % rooms}"), countPresence: true));
+                rows.Add(await IdleConnections.RunAsync(context, Name, system, label, count, i => new ClientPlan($"user{i}", $"rooms{i % rooms}"), countPresence: true));
             }
         }
         return new ScenarioResult(rows, [IdleConnections.MemoryChart("rooms-memory.svg", "rooms: server memory per joined connection, distinct users", rows, r => r.Case.Split(", ")[1])]);

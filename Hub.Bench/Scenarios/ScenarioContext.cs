@@ -5,16 +5,17 @@ using CollabHub.Bench.Systems;
 namespace CollabHub.Bench.Scenarios;
 
 /// <summary>What a scenario runs with: the prepared environment, the size (full or quick), and the progress line.</summary>
-internal sealed class ScenarioContext(BenchEnvironment environment, bool quick)
+internal sealed class ScenarioContext(DeploymentPool deployments, bool quick)
 {
     private static readonly Stopwatch Clock = Stopwatch.StartNew();
-
-    public BenchEnvironment Environment => environment;
 
     public bool Quick => quick;
 
     /// <summary>How long each measured run lasts.</summary>
-    public TimeSpan Duration => quick ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(5);
+    public TimeSpan Duration => quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(5);
+
+    /// <summary>A pause for things to settle (subscriptions, presence sends, memory): shorter in a quick run.</summary>
+    public TimeSpan Settle(double seconds) => TimeSpan.FromSeconds(quick ? Math.Min(seconds, 0.3) : seconds);
 
     /// <summary>Where the scenario is, e.g. <c>fanout › Socket.IO › N=100, 1000/s (4/9)</c>; prefixed with the run's clock.</summary>
     public string Scenario { get; set; } = "";
@@ -24,8 +25,8 @@ internal sealed class ScenarioContext(BenchEnvironment environment, bool quick)
 
     public async Task<Deployment> StartAsync(SystemSpec system, int instances = 1)
     {
-        Say($"{system.Name}: starting {(instances == 1 ? "one instance" : $"{instances} instances")}{(system.Redis ? " and Redis" : "")}{(system.Store == StoreKind.Postgres ? " and PostgreSQL" : "")}");
-        return await Deployment.StartAsync(system, instances, environment);
+        Say($"{system.Name}: {(quick ? "starting or reusing" : "starting")} {(instances == 1 ? "one instance" : $"{instances} instances")}{(system.Redis ? " and Redis" : "")}{(system.Store == StoreKind.Postgres ? " and PostgreSQL" : "")}");
+        return await deployments.AcquireAsync(system, instances);
     }
 }
 

@@ -30,7 +30,7 @@ internal sealed class WritesScenario : IScenario
                 foreach (var count in writerCounts)
                 {
                     // Writer i joins room i mod rooms; each is its own user, as writers in an app would be.
-                    await writers.ConnectAsync(deployment, connected, count, i => new ClientPlan($"writer{i}", $"room{i % rooms}"), null, TimeSpan.FromMinutes(1), context.Say);
+                    await writers.ConnectAsync(deployment, connected, count, i => new ClientPlan($"writer{i}", $"writes{i % rooms}"), null, TimeSpan.FromMinutes(1), context.Say);
                     connected = count;
                     var label = $"{count} writers, {rooms} room{(rooms == 1 ? "" : "s")}";
                     context.Say($"{system.Name}: {label}");
@@ -49,7 +49,7 @@ internal sealed class WritesScenario : IScenario
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(writers.Clients.Take(count).Select((client, i) => Task.Run(async () =>
         {
-            var room = $"room{i % rooms}";
+            var room = $"writes{i % rooms}";
             for (var n = 0; clock.Elapsed < context.Duration; n++)
             {
                 var value = BenchValue.Now();

@@ -28,6 +28,9 @@ internal sealed partial class Deployment : IAsyncDisposable
 
     public SystemSpec System { get; }
 
+    /// <summary>When set (by <see cref="DeploymentPool"/>), disposing leaves it running for the next user; <see cref="StopAsync"/> stops it.</summary>
+    public bool KeepRunning { get; set; }
+
     /// <summary>Where clients connect, one per instance: the hub URL for SignalR, the server URL for Socket.IO.</summary>
     public List<Uri> Urls { get; } = [];
 
@@ -48,11 +51,19 @@ internal sealed partial class Deployment : IAsyncDisposable
             }
             var data = Path.Combine(environment.WorkFolder, "data-" + Guid.NewGuid().ToString("N")[..8]);
             Directory.CreateDirectory(data);
-            for (var i = 0; i < instances; i++)
+            // Instances start side by side; a failed one fails the deployment, and the ones that started are stopped.
+            var starting = Enumerable.Range(0, instances).Select(_ => deployment.StartServerAsync(environment, data)).ToList();
+            try
             {
-                var (process, url) = await deployment.StartServerAsync(environment, data);
-                deployment._servers.Add(process);
-                deployment.Urls.Add(url);
+                await Task.WhenAll(starting);
+            }
+            finally
+            {
+                foreach (var start in starting.Where(s => s.IsCompletedSuccessfully))
+                {
+                    deployment._servers.Add(start.Result.Process);
+                    deployment.Urls.Add(start.Result.Url);
+                }
             }
             var pids = deployment._servers.Select(s => s.Id).ToList();
             if (deployment._redis is not null)
@@ -68,7 +79,7 @@ internal sealed partial class Deployment : IAsyncDisposable
         }
         catch
         {
-            await deployment.DisposeAsync();
+            await deployment.StopAsync();
             throw;
         }
     }
@@ -78,7 +89,7 @@ internal sealed partial class Deployment : IAsyncDisposable
         ? new SocketIoBenchClient(url ?? Urls[instance], name)
         : new SignalRBenchClient(url ?? Urls[instance], name);
 
-    private async Task<(ChildProcess, Uri)> StartServerAsync(BenchEnvironment environment, string data)
+    private async Task<(ChildProcess Process, Uri Url)> StartServerAsync(BenchEnvironment environment, string data)
     {
         var start = System.Server switch
         {
@@ -131,7 +142,9 @@ internal sealed partial class Deployment : IAsyncDisposable
     /// <summary>The CollabHub settings the bench uses, for the report.</summary>
     public static IReadOnlyDictionary<string, string> Settings => CollabHubSettings;
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => KeepRunning ? ValueTask.CompletedTask : new ValueTask(StopAsync());
+
+    public async Task StopAsync()
     {
         foreach (var server in _servers)
         {
