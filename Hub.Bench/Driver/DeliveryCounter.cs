@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using CollabHub.Bench.Measurement;
 
@@ -9,6 +10,7 @@ namespace CollabHub.Bench.Driver;
 /// </summary>
 internal sealed class DeliveryCounter
 {
+    private readonly ConcurrentDictionary<long, Pending> _pending = new();
     private long _windowStart = long.MaxValue;
     private long _received;
     private long _lastReceipt;
@@ -35,6 +37,32 @@ internal sealed class DeliveryCounter
         Latency.Record(BenchValue.MicrosecondsSince(change.SentTimestamp));
         Interlocked.Increment(ref _received);
         Interlocked.Exchange(ref _lastReceipt, Stopwatch.GetTimestamp());
+        if (_pending.TryGetValue(change.SentTimestamp, out var pending) && Interlocked.Decrement(ref pending.Remaining) == 0)
+        {
+            _pending.TryRemove(change.SentTimestamp, out _);
+            pending.Done.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// A task that completes when <paramref name="listeners"/> events of the write made at <paramref name="sentTimestamp"/>
+    /// have arrived: writers use it to bound how many writes are still on their way, so a system that cannot keep up
+    /// slows the writer instead of piling up a backlog. Call it before sending.
+    /// </summary>
+    public Task Expect(long sentTimestamp, int listeners)
+    {
+        var pending = new Pending { Remaining = listeners };
+        _pending[sentTimestamp] = pending;
+        return pending.Done.Task;
+    }
+
+    /// <summary>Forgets writes whose events will not all come (lost, or late past the writer's patience).</summary>
+    public void Forget(long sentTimestamp) => _pending.TryRemove(sentTimestamp, out _);
+
+    private sealed class Pending
+    {
+        public int Remaining;
+        public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>Seconds from the window's start to the last event counted.</summary>

@@ -10,13 +10,17 @@ internal readonly record struct WriterOutcome(long Sent, long Acked, long Failed
 }
 
 /// <summary>
-/// One connection sending Sets at a fixed rate (or as fast as answers come back, when the rate is null) for a
-/// duration, with at most <c>window</c> unanswered: when the system falls behind, the window fills and the offered rate
-/// drops, which the outcome shows. Keys cycle over 100 per writer.
+/// One connection sending Sets at a fixed rate (or as fast as the window allows, when the rate is null) for a
+/// duration, with at most <c>window</c> writes unanswered, or, with a <see cref="DeliveryCounter"/>, not yet delivered
+/// to every listener: when the system falls behind, the window fills and the offered rate drops, which the outcome
+/// shows. Keys cycle over 100 per writer.
 /// </summary>
 internal static class PacedWriter
 {
-    public static async Task<WriterOutcome> RunAsync(IBenchClient client, string roomId, double? rate, TimeSpan duration, int window, LatencyHistogram? ackLatency = null, string keyPrefix = "k")
+    /// <summary>How long a writer waits for a write's events before it stops counting it against its window.</summary>
+    private static readonly TimeSpan DeliveryPatience = TimeSpan.FromSeconds(10);
+
+    public static async Task<WriterOutcome> RunAsync(IBenchClient client, string roomId, double? rate, TimeSpan duration, int window, DeliveryCounter? delivery = null, int listeners = 0, string keyPrefix = "k")
     {
         using var inFlight = new SemaphoreSlim(window);
         var sends = new List<Task>();
@@ -27,11 +31,19 @@ internal static class PacedWriter
         async Task SendAsync(string key)
         {
             var value = BenchValue.Now();
+            var delivered = delivery?.Expect(value.T, listeners);
             try
             {
                 await client.SetAsync(roomId, key, value);
-                ackLatency?.Record(BenchValue.MicrosecondsSince(value.T));
                 Interlocked.Increment(ref acked);
+                if (delivered is not null)
+                {
+                    await delivered.WaitAsync(DeliveryPatience);
+                }
+            }
+            catch (TimeoutException)
+            {
+                delivery!.Forget(value.T);
             }
             catch (Exception)
             {

@@ -12,6 +12,7 @@ namespace CollabHub.Bench.Scenarios;
 internal static class CrossInstance
 {
     private const string Room = "cross";
+    /// <summary>Writes on their way (not yet received by every listener) that the writer allows itself.</summary>
     private const int Window = 1024;
 
     public static readonly SystemSpec[] Systems = [SystemSpec.CollabHubRedis, SystemSpec.SignalRRedis, SystemSpec.SocketIORedis];
@@ -34,12 +35,12 @@ internal static class CrossInstance
             {
                 var label = $"{rate:#,0} writes/s, {listenerCount} listeners";
                 context.Say($"{system.Name}: {label}");
-                await using var window = ResourceWindow.Start(deployment.Meter);
+                await using var resourceWindow = ResourceWindow.Start(deployment.Meter);
                 delivery.StartWindow();
-                var outcome = await PacedWriter.RunAsync(writer, Room, rate, context.Duration, Window);
+                var outcome = await PacedWriter.RunAsync(writer, Room, rate, context.Duration, Window, delivery, listeners.Joined);
                 var expected = outcome.Acked * listeners.Joined;
                 await delivery.DrainAsync(expected, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15));
-                var resources = await window.StopAsync();
+                var resources = await resourceWindow.StopAsync();
                 var lost = expected - delivery.Received;
                 var held = outcome.SentPerSecond >= 0.95 * rate && outcome.Failed == 0;
                 rows.Add(new ResultRow(scenario, label, system.Name, delivery.Received / Math.Max(delivery.DeliverySeconds, context.Duration.TotalSeconds), "events/s",
