@@ -16,8 +16,29 @@ internal static class IdleConnections
 {
     public static async Task<ResultRow> RunAsync(ScenarioContext context, string scenario, SystemSpec system, string label, int count, Func<int, ClientPlan> plan, bool countPresence)
     {
-        var deadline = context.Quick ? TimeSpan.FromSeconds(20) : TimeSpan.FromSeconds(60);
         await using var deployment = await context.StartAsync(system);
+        try
+        {
+            return await MeasureAsync(context, deployment, scenario, label, count, plan, countPresence);
+        }
+        catch (Exception ex)
+        {
+            // One broken case must not lose the others: it becomes a row that says what happened.
+            context.Say($"{system.Name}: {label} failed: {ex.Message}\n{deployment.Describe()}");
+            return new ResultRow(scenario, label, system.Name, null, "joins/s", null, null, null, default)
+            {
+                Extra = [new("joined", $"failed: {ex.GetBaseException().Message}")],
+                ChartX = count,
+                ChartValues = { ["kbPerConnection"] = double.NaN },
+                Incomplete = true,
+            };
+        }
+    }
+
+    private static async Task<ResultRow> MeasureAsync(ScenarioContext context, Deployment deployment, string scenario, string label, int count, Func<int, ClientPlan> plan, bool countPresence)
+    {
+        var system = deployment.System;
+        var deadline = context.Quick ? TimeSpan.FromSeconds(20) : TimeSpan.FromSeconds(60);
         await Task.Delay(context.Settle(1));
         var baseline = deployment.Meter.ResidentBytes();
         long presenceBytes = 0;
@@ -58,6 +79,16 @@ internal static class IdleConnections
             Incomplete = !all || clients.Dropped > 0,
         };
     }
+
+    /// <summary>The row of a case left out because a smaller one (<paramref name="unfinished"/>) did not finish: it would only take the deadline again.</summary>
+    public static ResultRow NotRun(string scenario, SystemSpec system, string label, int count, ResultRow unfinished) =>
+        new(scenario, label, system.Name, null, "joins/s", null, null, null, default)
+        {
+            Extra = [new("joined", $"not run: {unfinished.Case} did not finish")],
+            ChartX = count,
+            ChartValues = { ["kbPerConnection"] = double.NaN },
+            Incomplete = true,
+        };
 
     /// <summary>Server memory per connection against the connection count, one line per system and layout.</summary>
     public static (string, SvgChart) MemoryChart(string file, string title, List<ResultRow> rows, Func<ResultRow, string> layout) =>

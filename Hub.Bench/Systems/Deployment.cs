@@ -139,6 +139,12 @@ internal sealed partial class Deployment : IAsyncDisposable
         return (process, System.Server == ServerKind.SocketIO ? baseUrl : new Uri(baseUrl, "/hubs/collab"));
     }
 
+    /// <summary>What became of the server processes, for an error message: which exited, and the end of their output.</summary>
+    public string Describe() => string.Join("\n", _servers.Select((server, i) =>
+        $"instance {i} (pid {server.Id}){(server.HasExited ? " has exited" : " runs")}; its output ends:\n{Tail(server.Output, 3000)}"));
+
+    private static string Tail(string text, int length) => text.Length <= length ? text : text[^length..];
+
     /// <summary>The CollabHub settings the bench uses, for the report.</summary>
     public static IReadOnlyDictionary<string, string> Settings => CollabHubSettings;
 
