@@ -15,13 +15,17 @@ internal readonly record struct ClientPlan(string Name, string RoomId, int Insta
 internal sealed class ClientSet : IAsyncDisposable
 {
     private const int Parallelism = 64;
-    private readonly ConcurrentBag<IBenchClient> _clients = [];
+    private readonly ConcurrentDictionary<int, IBenchClient> _clients = new();
     private int _failed;
     private int _dropped;
 
     public LatencyHistogram ConnectLatency { get; } = new();
 
-    public IReadOnlyCollection<IBenchClient> Clients => _clients;
+    /// <summary>The joined clients in the order of their numbers (a client that failed leaves no gap).</summary>
+    public IReadOnlyList<IBenchClient> Clients => _clients.OrderBy(c => c.Key).Select(c => c.Value).ToList();
+
+    /// <summary>The joined clients with their numbers, as given to the plan.</summary>
+    public IEnumerable<KeyValuePair<int, IBenchClient>> Numbered => _clients.OrderBy(c => c.Key);
 
     public int Joined => _clients.Count;
 
@@ -57,7 +61,7 @@ internal sealed class ClientSet : IAsyncDisposable
                     await client.JoinAsync(p.RoomId, null, token);
                     ConnectLatency.Record((long)Stopwatch.GetElapsedTime(started).TotalMicroseconds);
                     client.Closed += _ => Interlocked.Increment(ref _dropped);
-                    _clients.Add(client);
+                    _clients[i] = client;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancel.IsCancellationRequested)
                 {
@@ -81,7 +85,7 @@ internal sealed class ClientSet : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Parallel.ForEachAsync(_clients, new ParallelOptions { MaxDegreeOfParallelism = Parallelism }, async (client, _) => await DisposeQuietlyAsync(client));
+        await Parallel.ForEachAsync(_clients.Values, new ParallelOptions { MaxDegreeOfParallelism = Parallelism }, async (client, _) => await DisposeQuietlyAsync(client));
         _clients.Clear();
     }
 

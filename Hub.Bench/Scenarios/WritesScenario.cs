@@ -47,8 +47,9 @@ internal sealed class WritesScenario : IScenario
         long acked = 0, failed = 0;
         await using var window = ResourceWindow.Start(deployment.Meter);
         var clock = Stopwatch.StartNew();
-        await Task.WhenAll(writers.Clients.Take(count).Select((client, i) => Task.Run(async () =>
+        await Task.WhenAll(writers.Numbered.Where(w => w.Key < count).Select(w => Task.Run(async () =>
         {
+            var (i, client) = (w.Key, w.Value);
             var room = $"writes{i % rooms}";
             for (var n = 0; clock.Elapsed < context.Duration; n++)
             {
