@@ -28,8 +28,6 @@ internal sealed class ResourceWindow : IAsyncDisposable
 
     public static ResourceWindow Start(ProcessMeter meter) => new(meter);
 
-    public TimeSpan Elapsed => _wall.Elapsed;
-
     private async Task SampleAsync()
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));

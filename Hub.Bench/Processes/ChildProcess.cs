@@ -24,8 +24,6 @@ internal sealed class ChildProcess : IAsyncDisposable
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
     }
 
-    public string Name => Path.GetFileName(_process.StartInfo.FileName);
-
     public int Id => _process.Id;
 
     public bool HasExited => _process.HasExited;

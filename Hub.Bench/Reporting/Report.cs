@@ -45,6 +45,9 @@ internal sealed class Report(string outputFolder, MachineInfo machine, string co
         md.AppendLine(CultureInfo.InvariantCulture, $"`{command}`, {elapsed.TotalMinutes:F1} minutes.");
         md.AppendLine();
         md.AppendLine(machine.ToMarkdown());
+        md.AppendLine("CollabHub's settings in the bench (environment variables; everything else at its default): "
+            + string.Join(", ", Systems.Deployment.Settings.Select(s => $"`{s.Key}={s.Value}`")) + ".");
+        md.AppendLine();
         foreach (var (scenario, rows, charts) in _scenarios)
         {
             md.AppendLine(CultureInfo.InvariantCulture, $"## {scenario}");

@@ -9,9 +9,6 @@ internal sealed class DeploymentPool(BenchEnvironment environment, bool reuse) :
 {
     private readonly Dictionary<(SystemSpec, int), Deployment> _running = [];
 
-    /// <summary>Whether a deployment may already have served another case (its memory then starts from there).</summary>
-    public bool Reuses => reuse;
-
     public async Task<Deployment> AcquireAsync(SystemSpec system, int instances)
     {
         if (reuse && _running.TryGetValue((system, instances), out var running))
