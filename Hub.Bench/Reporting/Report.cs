@@ -11,7 +11,13 @@ namespace CollabHub.Bench.Reporting;
 /// </summary>
 internal sealed class Report(string outputFolder, MachineInfo machine, string command)
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    // A number that is not finite (a division gone wrong) is written as "NaN" rather than losing the run's results.
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     private readonly List<(string Scenario, List<ResultRow> Rows, List<(string File, SvgChart Chart)> Charts)> _scenarios = [];
 

@@ -29,8 +29,7 @@ internal static class IdleConnections
             {
                 Extra = [new("joined", $"failed: {ex.GetBaseException().Message}")],
                 ChartX = count,
-                ChartValues = { ["kbPerConnection"] = double.NaN },
-                Incomplete = true,
+                    Incomplete = true,
             };
         }
     }
@@ -86,7 +85,6 @@ internal static class IdleConnections
         {
             Extra = [new("joined", $"not run: {unfinished.Case} did not finish")],
             ChartX = count,
-            ChartValues = { ["kbPerConnection"] = double.NaN },
             Incomplete = true,
         };
 
@@ -94,6 +92,6 @@ internal static class IdleConnections
     public static (string, SvgChart) MemoryChart(string file, string title, List<ResultRow> rows, Func<ResultRow, string> layout) =>
         (file, new SvgChart(title, "connections", "server KB per joined connection", LogX: true, LogY: false,
             rows.GroupBy(r => $"{r.System}, {layout(r)}")
-                .Select(g => new ChartSeries(g.Key, g.Where(r => !r.Incomplete).Select(r => (r.ChartX!.Value, r.ChartValues["kbPerConnection"])).ToList()))
+                .Select(g => new ChartSeries(g.Key, g.Where(r => !r.Incomplete && r.ChartValues.ContainsKey("kbPerConnection")).Select(r => (r.ChartX!.Value, r.ChartValues["kbPerConnection"])).ToList()))
                 .ToList()));
 }
