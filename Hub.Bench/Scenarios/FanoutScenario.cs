@@ -6,8 +6,8 @@ using CollabHub.Bench.Systems;
 namespace CollabHub.Bench.Scenarios;
 
 /// <summary>
-/// One room, one writer at a fixed rate (and then as fast as its answers allow), N listeners: delivered events/s and
-/// the end-to-end latency from the writer's send to each listener's receipt.
+/// One room, one writer at fixed rates (and then as fast as it can while every listener keeps up), N listeners:
+/// delivered events/s and the end-to-end latency from the writer's send to each listener's receipt.
 /// </summary>
 internal sealed class FanoutScenario : IScenario
 {
