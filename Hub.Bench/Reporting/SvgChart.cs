@@ -13,10 +13,10 @@ internal sealed record ChartSeries(string Name, IReadOnlyList<(double X, double 
 /// </summary>
 internal sealed record SvgChart(string Title, string XLabel, string YLabel, bool LogX, bool LogY, IReadOnlyList<ChartSeries> Series)
 {
-    private const int Width = 760;
+    private const int Width = 880;
     private const int Height = 420;
     private const int Left = 80;
-    private const int Right = 230;
+    private const int Right = 300;
     private const int Top = 40;
     private const int Bottom = 60;
 
