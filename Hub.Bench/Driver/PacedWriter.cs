@@ -7,6 +7,10 @@ namespace CollabHub.Bench.Driver;
 internal readonly record struct WriterOutcome(long Sent, long Acked, long Failed, TimeSpan Elapsed)
 {
     public double SentPerSecond => Sent / Math.Max(Elapsed.TotalSeconds, 1e-9);
+
+    /// <summary>Writers that ran side by side, as one: their counts added, over the longest of their times.</summary>
+    public static WriterOutcome Sum(IReadOnlyCollection<WriterOutcome> outcomes) => new(
+        outcomes.Sum(o => o.Sent), outcomes.Sum(o => o.Acked), outcomes.Sum(o => o.Failed), outcomes.Max(o => o.Elapsed));
 }
 
 /// <summary>

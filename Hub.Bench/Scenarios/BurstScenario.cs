@@ -26,7 +26,7 @@ internal sealed class BurstScenario : IScenario
             rows.Add(await BurstAsync(deployment, count));
         }
         double[] rates = context.Quick ? [200] : [1_000, 5_000];
-        rows.AddRange(await CrossInstance.RunAsync(context, Name, rates, listenerCount: context.Quick ? 2 : 10));
+        rows.AddRange(await CrossInstance.RunAsync(context, Name, rates, listenerCount: context.Quick ? 2 : 10, writerCount: 1));
         return new ScenarioResult(rows, [CrossInstance.LatencyChart("burst-cross.svg", "burst: delivery latency to another instance", rows.Where(r => r.ChartX is not null).ToList())]);
     }
 
