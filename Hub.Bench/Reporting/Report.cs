@@ -107,9 +107,9 @@ internal sealed class Report(string outputFolder, MachineInfo machine, string co
                 Ms(row.P50Ms),
                 Ms(row.P95Ms),
                 Ms(row.P99Ms),
-                row.Resources.ServerCpuSeconds.ToString("0.0", CultureInfo.InvariantCulture),
-                row.Resources.PeakMemoryMb.ToString("0", CultureInfo.InvariantCulture),
-                row.Resources.DriverCpuPercent.ToString("0", CultureInfo.InvariantCulture),
+                row.Resources?.ServerCpuSeconds.ToString("0.0", CultureInfo.InvariantCulture) ?? "—",
+                row.Resources?.PeakMemoryMb.ToString("0", CultureInfo.InvariantCulture) ?? "—",
+                row.Resources?.DriverCpuPercent.ToString("0", CultureInfo.InvariantCulture) ?? "—",
             };
             cells.AddRange(extras.Select(key => row.Extra.FirstOrDefault(e => e.Key == key).Value ?? ""));
             text.AppendLine("| " + string.Join(" | ", cells) + " |");

@@ -5,7 +5,8 @@ namespace CollabHub.Bench.Reporting;
 /// <summary>
 /// One line of a scenario's table: one system under one case (e.g. "N=100, 1000 writes/s").
 /// <see cref="Throughput"/> is what the case counts per second (its unit in <see cref="Unit"/>); the latencies are
-/// in milliseconds; <see cref="Extra"/> holds what only this scenario measures (column name → value as shown).
+/// in milliseconds; <see cref="Resources"/> is null for a row that measured nothing (a case not run or broken);
+/// <see cref="Extra"/> holds what only this scenario measures (column name → value as shown).
 /// </summary>
 internal sealed record ResultRow(
     string Scenario,
@@ -16,7 +17,7 @@ internal sealed record ResultRow(
     double? P50Ms,
     double? P95Ms,
     double? P99Ms,
-    Resources Resources)
+    Resources? Resources)
 {
     /// <summary>Scenario-specific columns, in the order they are shown.</summary>
     public List<KeyValuePair<string, string>> Extra { get; init; } = [];

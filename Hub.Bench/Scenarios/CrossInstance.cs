@@ -67,7 +67,7 @@ internal static class CrossInstance
         rows.GroupBy(r => r.System).Select(g =>
         {
             var best = g.Where(r => !r.Incomplete).MaxBy(r => r.ChartX);
-            return new ResultRow(scenario, "highest rate held with no loss", g.Key, best?.ChartX, "writes/s", best?.P50Ms, best?.P95Ms, best?.P99Ms, best?.Resources ?? default)
+            return new ResultRow(scenario, "highest rate held with no loss", g.Key, best?.ChartX, "writes/s", best?.P50Ms, best?.P95Ms, best?.P99Ms, best?.Resources)
             {
                 Extra = [new("rate held", best is null ? $"none of {string.Join(", ", g.Select(r => r.ChartX))}" : "yes")],
                 Incomplete = best is null,

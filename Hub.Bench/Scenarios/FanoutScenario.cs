@@ -82,7 +82,7 @@ internal sealed class FanoutScenario : IScenario
     private static string Case(int listeners, double? rate) => $"N={listeners}, {(rate is { } r ? $"{r:#,0} writes/s ({r * listeners:#,0} events/s)" : "max")}";
 
     private ResultRow Failed(SystemSpec system, int n, string why) =>
-        new(Name, Case(n, null), system.Name, null, "events/s", null, null, null, default) { Extra = [new("events lost", why)], Incomplete = true };
+        new(Name, Case(n, null), system.Name, null, "events/s", null, null, null, null) { Extra = [new("events lost", why)], Incomplete = true };
 
     /// <summary>For each N: p50 and p99 latency against the delivered rate, one line per system and percentile.</summary>
     private static List<(string, SvgChart)> Charts(List<ResultRow> rows, int[] listenerCounts) =>

@@ -25,7 +25,7 @@ internal static class IdleConnections
         {
             // One broken case must not lose the others: it becomes a row that says what happened.
             context.Say($"{system.Name}: {label} failed: {ex.Message}\n{deployment.Describe()}");
-            return new ResultRow(scenario, label, system.Name, null, "joins/s", null, null, null, default)
+            return new ResultRow(scenario, label, system.Name, null, "joins/s", null, null, null, null)
             {
                 Extra = [new("joined", $"failed: {ex.GetBaseException().Message}")],
                 ChartX = count,
@@ -81,7 +81,7 @@ internal static class IdleConnections
 
     /// <summary>The row of a case left out because a smaller one (<paramref name="unfinished"/>) did not finish: it would only take the deadline again.</summary>
     public static ResultRow NotRun(string scenario, SystemSpec system, string label, int count, ResultRow unfinished) =>
-        new(scenario, label, system.Name, null, "joins/s", null, null, null, default)
+        new(scenario, label, system.Name, null, "joins/s", null, null, null, null)
         {
             Extra = [new("joined", $"not run: {unfinished.Case} did not finish")],
             ChartX = count,
