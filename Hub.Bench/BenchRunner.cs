@@ -29,7 +29,8 @@ internal static class BenchRunner
         var scenarioName = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
         var quick = args.Contains("--quick");
         var outAt = Array.IndexOf(args, "--out");
-        var output = outAt >= 0 && outAt + 1 < args.Length ? args[outAt + 1] : "BenchmarkResults";
+        // By default at the repository root, wherever the bench was started from (`dotnet run` starts it in Hub.Bench/).
+        var output = outAt >= 0 && outAt + 1 < args.Length ? args[outAt + 1] : Path.Combine(Processes.RepoPaths.Root, "BenchmarkResults");
         var selected = scenarioName == "all" ? Scenarios : Scenarios.Where(s => s.Name == scenarioName).ToArray();
         if (scenarioName is null || selected.Length == 0 || (outAt >= 0 && outAt + 1 >= args.Length))
         {
