@@ -9,8 +9,10 @@ internal sealed record MachineInfo(int Cores, string Memory, string Os, string D
 {
     public static MachineInfo Collect() => new(
         Environment.ProcessorCount,
-        ReadLine("/proc/meminfo", "MemTotal:")?.Split(':')[1].Trim() ?? "?",
-        (ReadLine("/etc/os-release", "PRETTY_NAME=")?.Split('=')[1].Trim('"') ?? "?") + $" ({RuntimeInformation.OSDescription})",
+        ReadLine("/proc/meminfo", "MemTotal:") is { } total && long.TryParse(total.Split(':')[1].Trim().Split(' ')[0], out var kb)
+            ? $"{kb / (1024.0 * 1024.0):0.0} GiB"
+            : "?",
+        (ReadLine("/etc/os-release", "PRETTY_NAME=")?.Split('=')[1].Trim('"') ?? RuntimeInformation.OSDescription) + $", Linux {Environment.OSVersion.Version}",
         RuntimeInformation.FrameworkDescription,
         Run("redis-server", "--version"),
         Run("node", "--version"),
