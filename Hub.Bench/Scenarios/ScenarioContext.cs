@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using CollabHub.Bench.Reporting;
+using CollabHub.Bench.Systems;
+
+namespace CollabHub.Bench.Scenarios;
+
+/// <summary>What a scenario runs with: the prepared environment, the size (full or quick), and the progress line.</summary>
+internal sealed class ScenarioContext(DeploymentPool deployments, bool quick)
+{
+    private static readonly Stopwatch Clock = Stopwatch.StartNew();
+
+    public bool Quick => quick;
+
+    /// <summary>How long each measured run lasts.</summary>
+    public TimeSpan Duration => quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(5);
+
+    /// <summary>A pause for things to settle (subscriptions, presence sends, memory): shorter in a quick run.</summary>
+    public TimeSpan Settle(double seconds) => TimeSpan.FromSeconds(quick ? Math.Min(seconds, 0.3) : seconds);
+
+    /// <summary>Where the scenario is, e.g. <c>fanout › Socket.IO › N=100, 1000/s (4/9)</c>; prefixed with the run's clock.</summary>
+    public string Scenario { get; set; } = "";
+
+    public void Say(string message) =>
+        Console.WriteLine($"[{Clock.Elapsed:mm\\:ss}] {Scenario} › {message}");
+
+    public async Task<Deployment> StartAsync(SystemSpec system, int instances = 1)
+    {
+        Say($"{system.Name}: {(quick ? "starting or reusing" : "starting")} {(instances == 1 ? "one instance" : $"{instances} instances")}{(system.Redis ? " and Redis" : "")}{(system.Store == StoreKind.Postgres ? " and PostgreSQL" : "")}");
+        return await deployments.AcquireAsync(system, instances);
+    }
+}
+
+/// <summary>A scenario's results: its table rows and its charts (file name, chart).</summary>
+internal sealed record ScenarioResult(List<ResultRow> Rows, List<(string File, SvgChart Chart)> Charts);
+
+internal interface IScenario
+{
+    /// <summary>The name on the command line and in the output files.</summary>
+    string Name { get; }
+
+    Task<ScenarioResult> RunAsync(ScenarioContext context);
+}
