@@ -22,6 +22,9 @@ public sealed class CollabHubOptions
     public string RedisPrefix { get; set; } = "collabhub";
 
     [ValidateObjectMembers]
+    public HubCallOptions Hub { get; set; } = new();
+
+    [ValidateObjectMembers]
     public LimitsOptions Limits { get; set; } = new();
 
     [ValidateObjectMembers]
@@ -109,6 +112,19 @@ public sealed class RateLimitOptions
     /// <summary>Private rooms a user may create at once before the rate applies. Default 10.</summary>
     [Range(1, 1_000_000)]
     public int UserRoomsCreatedBurst { get; set; } = 10;
+}
+
+/// <summary>How the hub runs one connection's calls (<c>CollabHub:Hub:*</c>).</summary>
+public sealed class HubCallOptions
+{
+    /// <summary>
+    /// SignalR's <c>MaximumParallelInvocationsPerClient</c>: how many calls of one connection may be in progress at
+    /// once. Writes are handed to the group-commit writer in the order they arrive, so they still commit in send
+    /// order; with more than 1, a connection's writes share commits instead of each waiting for the one before it.
+    /// It also bounds the writes one connection has in flight: further calls wait unread. Default 64.
+    /// </summary>
+    [Range(1, 4096)]
+    public int MaxParallelInvocationsPerClient { get; set; } = 64;
 }
 
 public enum RoomAccessMode

@@ -14,6 +14,7 @@ namespace CollabHub.Server.Security;
 /// per user, so that nobody can make the server copy megabytes for them in a loop. A call over a limit fails at once
 /// with <c>rate_limited</c>; it does not wait, so one flooding client costs the server a refusal per call and slows
 /// nobody else. The first refusal of a connection is logged; later ones are counted and logged when it closes.
+/// Writes pass through without an await, so they reach the writer's queue in the order they arrived (RoomsHub).
 /// </summary>
 internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
 {
