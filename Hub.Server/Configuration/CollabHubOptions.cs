@@ -305,6 +305,17 @@ public sealed class LimitsOptions
     [Range(16, 10_000_000)]
     public int MaxPendingEventsPerConnection { get; set; } = 8192;
 
+    /// <summary>Most operations in one Batch; more fail with <c>too_large</c>. Default 100.</summary>
+    [Range(1, 200)]
+    public int MaxBatchOps { get; set; } = 100;
+
+    /// <summary>
+    /// Most bytes in one Batch: its values as UTF-8 JSON (measured as sent) plus its keys as UTF-8; more fail with
+    /// <c>too_large</c>. Each value is also held to <see cref="MaxValueBytes"/>. Default 65536 (64 KiB).
+    /// </summary>
+    [Range(16, 16 * 1024 * 1024)]
+    public int MaxBatchBytes { get; set; } = 64 * 1024;
+
     /// <summary>Most rooms one connection may be in at once. Default 100.</summary>
     [Range(1, 100_000)]
     public int MaxRoomsPerConnection { get; set; } = 100;
@@ -321,8 +332,11 @@ public sealed class LimitsOptions
     /// </summary>
     public const string RoomIdPattern = @"^[A-Za-z0-9][A-Za-z0-9._~-]*\z";
 
-    /// <summary>SignalR's largest incoming message: the largest payload plus room for the envelope.</summary>
-    public long MaxHubMessageBytes => Math.Max(Math.Max(MaxValueBytes, MaxBodyBytes), MaxSignalBytes) + 16 * 1024;
+    /// <summary>
+    /// SignalR's largest incoming message: the largest payload (a batch's counts as one) plus room for the envelope,
+    /// which holds a batch's operation fields too (under 64 bytes each, so <see cref="MaxBatchOps"/> stays at most 200).
+    /// </summary>
+    public long MaxHubMessageBytes => Math.Max(Math.Max(MaxValueBytes, MaxBodyBytes), Math.Max(MaxSignalBytes, MaxBatchBytes)) + 16 * 1024;
 }
 
 /// <summary>

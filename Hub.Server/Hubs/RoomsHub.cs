@@ -12,7 +12,7 @@ namespace CollabHub.Server.Hubs;
 /// </summary>
 /// <remarks>
 /// SignalR may run several calls of one connection at once; it starts them one after the other, each running
-/// synchronously until its first await. Writes (Set, Delete, Post) are therefore validated and queued for commit
+/// synchronously until its first await. Writes (Set, Delete, Batch, Post) are therefore validated and queued for commit
 /// before any await, here and in the filters before them, so they commit in the order they were sent; the other
 /// calls go through <see cref="ConnectionCallOrder"/>, which runs them after the writes sent before them.
 /// </remarks>
@@ -62,6 +62,14 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
         request = validate.Require(request);
         var roomId = WritableRoom(request.RoomId);
         return rooms.WriteAsync(Connection, Command(MutationKind.Delete, roomId, validate.Key(request.Key), null, request.MutationId, request.ExpectedVersion));
+    }
+
+    public Task<BatchResult> Batch(BatchRequest? request)
+    {
+        request = validate.Require(request);
+        var roomId = WritableRoom(request.RoomId);
+        var ops = validate.BatchOps(request.Ops);
+        return rooms.BatchAsync(Connection, new WriteCommand(MutationKind.Batch, roomId, Connection.UserId, null, null, validate.MutationId(request.MutationId), null, ops));
     }
 
     public Task<PostResult> Post(PostRequest? request)

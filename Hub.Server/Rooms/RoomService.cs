@@ -140,6 +140,10 @@ internal sealed partial class RoomService
     public async Task<PostResult> PostAsync(ConnectionRooms connection, WriteCommand command) =>
         Accepted(await Queue(connection, command)).Post!;
 
+    /// <inheritdoc cref="WriteAsync"/>
+    public async Task<BatchResult> BatchAsync(ConnectionRooms connection, WriteCommand command) =>
+        Accepted(await Queue(connection, command)).Batch!;
+
     private Task<WriteOutcome> Queue(ConnectionRooms connection, WriteCommand command)
     {
         var commit = writer.WriteAsync(command);
