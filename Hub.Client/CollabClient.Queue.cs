@@ -65,7 +65,11 @@ public sealed partial class CollabClient
             write.Id = ++_nextWriteId;
             write.Node = _queue.AddLast(write);
             _queuedPerRoom[write.Room] = _queuedPerRoom.GetValueOrDefault(write.Room) + 1;
-            if (_options.OptimisticUpdates && write.Kind != WriteKind.Post)
+            if (_options.OptimisticUpdates && write.Kind == WriteKind.Batch)
+            {
+                write.Room.AddPendingBatch(write.Id, write.Ops!);
+            }
+            else if (_options.OptimisticUpdates && write.Kind != WriteKind.Post)
             {
                 write.Room.AddPending(write.Id, write.Key!, write.Value);
             }
@@ -132,7 +136,7 @@ public sealed partial class CollabClient
             {
                 continue;
             }
-            if (session.InFlight >= MaxInFlight || !write.Room.IsJoinedOn(session) || session.Gates.Contains(write.Gate))
+            if (session.InFlight >= MaxInFlight || !write.Room.IsJoinedOn(session) || write.Gates.Any(session.Gates.Contains))
             {
                 break;
             }
@@ -142,7 +146,7 @@ public sealed partial class CollabClient
                 break;
             }
             write.InFlight = session;
-            session.Gates.Add(write.Gate);
+            session.Gates.UnionWith(write.Gates);
             session.InFlight++;
             batch.Add(write);
         }
@@ -181,6 +185,9 @@ public sealed partial class CollabClient
                 break;
             case WriteKind.Delete:
                 Watch(write, session, Invoke(() => session.Connection.DeleteAsync(write.Room.RoomId, write.Key!, options)));
+                break;
+            case WriteKind.Batch:
+                Watch(write, session, Invoke(() => session.Connection.BatchAsync(write.Room.RoomId, write.Ops!, write.MutationId)));
                 break;
             default:
                 Watch(write, session, Invoke(() => session.Connection.PostAsync(write.Room.RoomId, write.Value!.Value, write.MutationId)));
@@ -257,7 +264,7 @@ public sealed partial class CollabClient
     {
         if (write.InFlight is { } session)
         {
-            session.Gates.Remove(write.Gate);
+            session.Gates.ExceptWith(write.Gates);
             session.InFlight--;
             write.InFlight = null;
         }
@@ -291,6 +298,18 @@ public sealed partial class CollabClient
                 room.OnWriteAnswered(result.Seq);
                 write.PostDone?.TrySetResult(result);
                 break;
+            case BatchResult result:
+                if (result.Applied)
+                {
+                    room.AckPendingBatch(write.Id, write.Ops!, result.Entries);
+                    room.OnWriteAnswered(result.Seq);
+                }
+                else
+                {
+                    room.DropPendingBatch(write.Id, write.Ops!);
+                }
+                write.BatchDone?.TrySetResult(result);
+                break;
         }
         AfterRemoval(room);
     }
@@ -308,12 +327,17 @@ public sealed partial class CollabClient
         {
             write.Room.DropPending(write.Id, key);
         }
+        else if (write.Ops is { } ops)
+        {
+            write.Room.DropPendingBatch(write.Id, ops);
+        }
         if (write.Silent)
         {
             Log.LoadedWriteFailed(_logger, write.MutationId, write.Room.RoomId, error.Code, error);
         }
         write.WriteDone?.TrySetException(error);
         write.PostDone?.TrySetException(error);
+        write.BatchDone?.TrySetException(error);
         AfterRemoval(write.Room);
     }
 

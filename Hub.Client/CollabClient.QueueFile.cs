@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CollabHub.Client.Internal;
+using CollabHub.Protocol;
 
 namespace CollabHub.Client;
 
@@ -21,14 +22,16 @@ public sealed partial class CollabClient
                     _ = room.BeginLeave();
                 }
             }
-            JsonElement? value = persisted.Value is { } json ? JsonDocument.Parse(json).RootElement.Clone() : null;
+            var kind = persisted.Kind switch { "set" => WriteKind.Set, "delete" => WriteKind.Delete, "batch" => WriteKind.Batch, _ => WriteKind.Post };
+            JsonElement? value = persisted.Value is { } json && kind != WriteKind.Batch ? JsonDocument.Parse(json).RootElement.Clone() : null;
             Add(new QueuedWrite
             {
-                Kind = persisted.Kind switch { "set" => WriteKind.Set, "delete" => WriteKind.Delete, _ => WriteKind.Post },
+                Kind = kind,
                 Room = room,
                 MutationId = persisted.MutationId,
                 Key = persisted.Key,
                 Value = value,
+                Ops = kind == WriteKind.Batch ? JsonSerializer.Deserialize<BatchOp[]>(persisted.Value!, CollabConnection.Json) : null,
                 ExpectedVersion = persisted.ExpectedVersion,
             }, loading: true);
         }

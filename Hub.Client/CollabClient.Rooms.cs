@@ -55,6 +55,42 @@ public sealed partial class CollabClient
         return EnqueueAsync(room, WriteKind.Delete, key, null, options, cancellationToken);
     }
 
+    Task<BatchResult> IRoomOwner.BatchAsync(CollabRoom room, IReadOnlyList<BatchOp> ops, string? mutationId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        var done = new TaskCompletionSource<BatchResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            if (ops.Count == 0)
+            {
+                throw new CollabHubException(ErrorCodes.InvalidArgument, $"{ErrorCodes.InvalidArgument}: a batch needs at least one operation");
+            }
+            var copies = new BatchOp[ops.Count];
+            for (var i = 0; i < ops.Count; i++)
+            {
+                var op = ops[i] ?? throw new ArgumentException("A batch operation is null.", nameof(ops));
+                if (op.Value.ValueKind != JsonValueKind.Undefined)
+                {
+                    CheckSize(op.Value);
+                }
+                copies[i] = op with { Value = op.Value.ValueKind == JsonValueKind.Undefined ? default : op.Value.Clone() };
+            }
+            Add(new QueuedWrite
+            {
+                Kind = WriteKind.Batch,
+                Room = room,
+                MutationId = mutationId ?? NewMutationId(),
+                Ops = copies,
+                BatchDone = done,
+            });
+        }
+        catch (CollabHubException refused)
+        {
+            return Task.FromException<BatchResult>(refused);
+        }
+        return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
+    }
+
     Task<PostResult> IRoomOwner.PostAsync(CollabRoom room, JsonElement body, string? mutationId, CancellationToken cancellationToken)
     {
         var done = new TaskCompletionSource<PostResult>(TaskCreationOptions.RunContinuationsAsynchronously);

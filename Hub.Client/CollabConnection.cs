@@ -181,6 +181,17 @@ public sealed class CollabConnection : IAsyncDisposable
     public Task<WriteResult> DeleteAsync(string roomId, string key, WriteOptions? options = null, CancellationToken cancellationToken = default) =>
         InvokeAsync<WriteResult>(HubMethods.Delete, new DeleteRequest(roomId, key, options?.MutationId, options?.ExpectedVersion), cancellationToken);
 
+    /// <summary>
+    /// Sets and deletes several keys at once, all or none; completes once the batch is durable. A failed
+    /// compare-and-set in any operation is a result with <see cref="BatchResult.Conflict"/>, and nothing is stored.
+    /// </summary>
+    /// <param name="roomId">A joined room.</param>
+    /// <param name="ops">The operations (<see cref="BatchOp.SetOp"/>, <see cref="BatchOp.DeleteOp"/>), each key at most once.</param>
+    /// <param name="mutationId">Makes a retry return the first result instead of applying the batch again.</param>
+    /// <param name="cancellationToken">Cancels the wait (the batch may still be applied).</param>
+    public Task<BatchResult> BatchAsync(string roomId, IReadOnlyList<BatchOp> ops, string? mutationId = null, CancellationToken cancellationToken = default) =>
+        InvokeAsync<BatchResult>(HubMethods.Batch, new BatchRequest(roomId, ops, mutationId), cancellationToken);
+
     /// <summary>Posts a message with a JSON body; completes once it is durable.</summary>
     /// <param name="roomId">A joined room.</param>
     /// <param name="body">Any JSON value.</param>

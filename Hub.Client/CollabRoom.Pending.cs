@@ -37,6 +37,46 @@ public sealed partial class CollabRoom
         }
     }
 
+    /// <summary>A batch of this client was queued: its keys show in the view together (one lock, events raised after).</summary>
+    internal void AddPendingBatch(long id, IReadOnlyList<BatchOp> ops)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+            foreach (var op in ops)
+            {
+                var entry = op.Op == BatchOps.Set ? new Entry(op.Key, op.Value, 0, false, "", DateTimeOffset.UtcNow) : null;
+                if (!_pending.TryGetValue(op.Key, out var list))
+                {
+                    _pending[op.Key] = list = [];
+                }
+                list.Add(new PendingValue(id, entry));
+                RefreshView(op.Key, ChangeOrigin.Local);
+            }
+        }
+    }
+
+    /// <summary>The batch was applied: each key as <see cref="AckPending"/> with the entry its operation left.</summary>
+    internal void AckPendingBatch(long id, IReadOnlyList<BatchOp> ops, IReadOnlyList<Entry> entries)
+    {
+        for (var i = 0; i < ops.Count; i++)
+        {
+            AckPending(id, ops[i].Key, entries[i].Version, entries[i]);
+        }
+    }
+
+    /// <summary>The batch ended without being applied (a conflict, an error): roll every key of it back.</summary>
+    internal void DropPendingBatch(long id, IReadOnlyList<BatchOp> ops)
+    {
+        foreach (var op in ops)
+        {
+            DropPending(id, op.Key);
+        }
+    }
+
     /// <summary>
     /// The write was applied at <paramref name="seq"/>: the view shows the server's <paramref name="entry"/> until the
     /// confirmed replica reaches that seq, then the confirmed entry.

@@ -182,6 +182,16 @@ public sealed partial class CollabRoom
             {
                 return;
             }
+            if (position == _seq + 1 && item is Entry { Batch: { } batch } && batch.To > position)
+            {
+                // A batch's entries are applied together, once all of them are here.
+                if (!HoldsUpTo(batch.To))
+                {
+                    return;
+                }
+                ApplyBatch(position, batch.To);
+                continue;
+            }
             _held.Remove(position);
             if (position == _seq + 1)
             {
@@ -189,6 +199,34 @@ public sealed partial class CollabRoom
             }
         }
     }
+
+    /// <summary>Whether every position from the next one to <paramref name="to"/> is held. Under the lock.</summary>
+    private bool HoldsUpTo(long to)
+    {
+        for (var position = _seq + 1; position <= to; position++)
+        {
+            if (!_held.ContainsKey(position))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Applies the held entries of one batch, <paramref name="from"/> to <paramref name="to"/>, as one step. Under the lock.</summary>
+    private void ApplyBatch(long from, long to)
+    {
+        for (var position = from; position <= to; position++)
+        {
+            PutConfirmed((Entry)_held[position]);
+            _held.Remove(position);
+        }
+        MoveTo(to, new AppliedRange(from, to, Full: false));
+    }
+
+    /// <summary>Whether <paramref name="position"/> belongs to the batch whose first entry waits as the next position.</summary>
+    private bool ContinuesHeldBatch(long position) =>
+        _held.TryGetValue(_seq + 1, out var next) && next is Entry { Batch: { } batch } && position <= batch.To;
 
     // Events of the connection.
     internal void OnChanged(IRoomChannel channel, Entry entry) => OnEvent(channel, entry.Version, entry);
@@ -272,9 +310,20 @@ public sealed partial class CollabRoom
                     _held[position] = item;
                 }
             }
+            else if (position == _seq + 1 && item is Entry { Batch: { } batch } && batch.To > position)
+            {
+                _held[position] = item;
+                ApplyHeld();
+            }
             else if (position == _seq + 1)
             {
                 ApplyEvent(position, item);
+            }
+            else if (ContinuesHeldBatch(position))
+            {
+                // The rest of a batch whose first entries are held: not a gap.
+                _held[position] = item;
+                ApplyHeld();
             }
             else if (position > _seq + 1)
             {

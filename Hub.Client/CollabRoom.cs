@@ -229,6 +229,25 @@ public sealed partial class CollabRoom
     public Task<WriteResult> DeleteAsync(string key, WriteOptions? options = null, CancellationToken cancellationToken = default) =>
         _owner.DeleteAsync(this, key, options, cancellationToken);
 
+    /// <summary>
+    /// Sets and deletes several keys at once, all or none, through the client's queue (offline too, exactly once,
+    /// in order with the other writes). The view shows all its keys at once; other clients' replicas apply the
+    /// batch's entries together.
+    /// </summary>
+    /// <param name="ops">The operations (<see cref="BatchOp.SetOp"/>, <see cref="BatchOp.DeleteOp"/>), each key at most once.</param>
+    /// <param name="mutationId">The app's own mutation id; the client makes one when null.</param>
+    /// <param name="cancellationToken">Cancels the wait only: the batch stays queued and may still be applied.</param>
+    /// <returns>
+    /// The server's answer once the batch is durable; a failed compare-and-set is an answer with
+    /// <see cref="BatchResult.Conflict"/> (nothing stored, the view rolled back).
+    /// </returns>
+    /// <exception cref="CollabHubException">
+    /// At once: <c>queue_full</c>, <c>too_large</c>, <c>invalid_argument</c> (no operations) or <c>not_joined</c>. Later:
+    /// a permanent refusal of the server (<c>invalid_argument</c> for a key twice, <c>too_large</c>, <c>too_many_keys</c>, ...).
+    /// </exception>
+    public Task<BatchResult> BatchAsync(IReadOnlyList<BatchOp> ops, string? mutationId = null, CancellationToken cancellationToken = default) =>
+        _owner.BatchAsync(this, ops, mutationId, cancellationToken);
+
     /// <summary>Posts a message with a JSON body through the client's queue; completes with the stored message once it is durable.</summary>
     /// <param name="body">Any JSON value.</param>
     /// <param name="mutationId">The app's own mutation id; the client makes one when null.</param>

@@ -49,6 +49,8 @@ internal interface IRoomOwner
 
     Task<PostResult> PostAsync(CollabRoom room, JsonElement body, string? mutationId, CancellationToken cancellationToken);
 
+    Task<BatchResult> BatchAsync(CollabRoom room, IReadOnlyList<BatchOp> ops, string? mutationId, CancellationToken cancellationToken);
+
     Task SignalAsync(CollabRoom room, JsonElement payload, CancellationToken cancellationToken);
 
     Task LeaveAsync(CollabRoom room, CancellationToken cancellationToken);

@@ -56,6 +56,7 @@ internal sealed class QueueFile : IDisposable
                     "set" => write.Key is not null && write.Value is not null,
                     "delete" => write.Key is not null,
                     "post" => write.Value is not null,
+                    "batch" => write.Value is not null,
                     _ => false,
                 };
                 if (!valid)

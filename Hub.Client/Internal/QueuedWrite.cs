@@ -8,6 +8,7 @@ internal enum WriteKind
     Set,
     Delete,
     Post,
+    Batch,
 }
 
 /// <summary>One write in a client's queue, from the app's call until its answer. Mutable fields are guarded by the client's queue lock.</summary>
@@ -21,6 +22,12 @@ internal sealed class QueuedWrite
     public required CollabRoom Room { get; init; }
 
     public required string MutationId { get; init; }
+
+    /// <summary>The operations of a batch (values cloned); null for the other kinds.</summary>
+    public IReadOnlyList<BatchOp>? Ops { get; init; }
+
+    /// <summary>The app's wait for a batch; null for a write loaded from the offline queue.</summary>
+    public TaskCompletionSource<BatchResult>? BatchDone { get; init; }
 
     /// <summary>The key of a set or delete; null for a post.</summary>
     public string? Key { get; init; }
@@ -36,10 +43,20 @@ internal sealed class QueuedWrite
     /// <summary>The app's wait for a post; null for a write loaded from the offline queue.</summary>
     public TaskCompletionSource<PostResult>? PostDone { get; init; }
 
-    /// <summary>Writes with one gate are never in flight together, so they apply in the order they were made even when one is retried.</summary>
-    public string Gate => Kind == WriteKind.Post ? $"{Room.RoomId}\npost" : $"{Room.RoomId}\nkey\n{Key}";
+    /// <summary>
+    /// Writes that share a gate are never in flight together, so they apply in the order they were made even when one
+    /// is retried: one per key written (a batch has one per operation), one for a room's posts.
+    /// </summary>
+    public IEnumerable<string> Gates => Kind switch
+    {
+        WriteKind.Post => [$"{Room.RoomId}\npost"],
+        WriteKind.Batch => Ops!.Select(op => KeyGate(op.Key)),
+        _ => [KeyGate(Key!)],
+    };
 
-    public bool Silent => WriteDone is null && PostDone is null;
+    private string KeyGate(string key) => $"{Room.RoomId}\nkey\n{key}";
+
+    public bool Silent => WriteDone is null && PostDone is null && BatchDone is null;
 
     /// <summary>Its place in the queue while it is queued; null once it was answered.</summary>
     public LinkedListNode<QueuedWrite>? Node { get; set; }
@@ -58,7 +75,8 @@ internal sealed class QueuedWrite
         Kind.ToString().ToLowerInvariant(),
         Room.RoomId,
         Key,
-        Value?.GetRawText(),
+        // A batch keeps its operations, as their JSON array, where the others keep their value.
+        Ops is null ? Value?.GetRawText() : JsonSerializer.Serialize(Ops, CollabConnection.Json),
         ExpectedVersion);
 }
 

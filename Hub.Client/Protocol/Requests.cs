@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace CollabHub.Protocol;
 
@@ -13,6 +14,8 @@ public static class HubMethods
     public const string Set = "Set";
     /// <summary>Deletes a key: <see cref="DeleteRequest"/> returns <see cref="WriteResult"/>.</summary>
     public const string Delete = "Delete";
+    /// <summary>Sets and deletes several keys at once, all or none: <see cref="BatchRequest"/> returns <see cref="BatchResult"/>.</summary>
+    public const string Batch = "Batch";
     /// <summary>Posts a message: <see cref="PostRequest"/> returns <see cref="PostResult"/>.</summary>
     public const string Post = "Post";
     /// <summary>Catches up on a room: <see cref="SyncRequest"/> returns <see cref="SyncResult"/>.</summary>
@@ -63,6 +66,42 @@ public sealed record SetRequest(string RoomId, string Key, JsonElement Value, st
 /// <param name="MutationId">A client-made id, unique per user, that makes the write exactly-once.</param>
 /// <param name="ExpectedVersion">Compare-and-set: apply only if the key's version equals this.</param>
 public sealed record DeleteRequest(string RoomId, string Key, string? MutationId = null, long? ExpectedVersion = null);
+
+/// <summary>The kinds of operation in a <see cref="BatchRequest"/>, as they travel on the wire.</summary>
+public static class BatchOps
+{
+    /// <summary>Sets <see cref="BatchOp.Key"/> to <see cref="BatchOp.Value"/>.</summary>
+    public const string Set = "set";
+    /// <summary>Deletes <see cref="BatchOp.Key"/>, leaving a tombstone.</summary>
+    public const string Delete = "delete";
+}
+
+/// <summary>One operation of a <see cref="BatchRequest"/>.</summary>
+/// <param name="Op"><see cref="BatchOps.Set"/> or <see cref="BatchOps.Delete"/>.</param>
+/// <param name="Key">The key; each key at most once per batch.</param>
+/// <param name="Value">For a set: any JSON value (required; JSON null is a value). A delete has none.</param>
+/// <param name="ExpectedVersion">Compare-and-set: the whole batch applies only if the key's version equals this (0 = must not exist).</param>
+public sealed record BatchOp(
+    string Op,
+    string Key,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] JsonElement Value = default,
+    long? ExpectedVersion = null)
+{
+    /// <summary>Sets <paramref name="key"/> to <paramref name="value"/>.</summary>
+    public static BatchOp SetOp(string key, JsonElement value, long? expectedVersion = null) => new(BatchOps.Set, key, value, expectedVersion);
+
+    /// <summary>Deletes <paramref name="key"/>.</summary>
+    public static BatchOp DeleteOp(string key, long? expectedVersion = null) => new(BatchOps.Delete, key, default, expectedVersion);
+}
+
+/// <summary>
+/// Sets and deletes several keys of one room in one transaction: all the operations apply, each taking the room's
+/// next seq in order, or none does.
+/// </summary>
+/// <param name="RoomId">The room.</param>
+/// <param name="Ops">The operations, in the order they take their seqs.</param>
+/// <param name="MutationId">A client-made id, unique per user, that makes the whole batch exactly-once.</param>
+public sealed record BatchRequest(string RoomId, IReadOnlyList<BatchOp> Ops, string? MutationId = null);
 
 /// <summary>Posts a message to the room's log.</summary>
 /// <param name="RoomId">The room.</param>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace CollabHub.Protocol;
 
@@ -9,7 +10,24 @@ namespace CollabHub.Protocol;
 /// <param name="Deleted">True for a tombstone left by a delete.</param>
 /// <param name="By">The user id of the last writer.</param>
 /// <param name="At">When the last write was committed.</param>
-public sealed record Entry(string Key, JsonElement? Value, long Version, bool Deleted, string By, DateTimeOffset At);
+/// <param name="Batch">
+/// Only on the <c>Changed</c> events and the result of a Batch: the seqs its batch took. A client that applies
+/// <c>Changed</c> events holds an entry with this mark until it has every seq of the range, and applies them
+/// together. Absent from the wire (not null) everywhere else, so readers that do not know it are not affected.
+/// </param>
+public sealed record Entry(
+    string Key,
+    JsonElement? Value,
+    long Version,
+    bool Deleted,
+    string By,
+    DateTimeOffset At,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] BatchRange? Batch = null);
+
+/// <summary>The seqs a batch took: one per operation, from <see cref="From"/> to <see cref="To"/> inclusive.</summary>
+/// <param name="From">The seq of the batch's first operation.</param>
+/// <param name="To">The seq of its last operation.</param>
+public sealed record BatchRange(long From, long To);
 
 /// <summary>One message of a room's log.</summary>
 /// <param name="Seq">The room sequence number the post took.</param>
@@ -62,6 +80,18 @@ public sealed record SyncResult(string RoomId, long Seq, IReadOnlyList<Entry> En
 /// <param name="Seq">The seq the write took when applied; otherwise the room's seq when it was refused.</param>
 /// <param name="Entry">The entry as it now stands (on a conflict, the current one that won); null if the key never existed.</param>
 public sealed record WriteResult(bool Applied, bool Duplicate, bool Conflict, long Seq, Entry? Entry);
+
+/// <summary>The answer to a Batch.</summary>
+/// <param name="Applied">True when this call applied every operation.</param>
+/// <param name="Duplicate">True when the mutation id was seen before: this is the first call's result.</param>
+/// <param name="Conflict">True when an expected version did not match: nothing was stored.</param>
+/// <param name="Seq">When applied, the seq of the last operation (the first is <c>Seq - Entries.Count + 1</c>); otherwise the room's seq when it was refused.</param>
+/// <param name="Entries">
+/// When applied, the entry each operation left, in operation order (each marked with <see cref="Entry.Batch"/>). On a
+/// conflict, the current entries of the keys whose expected version did not match, in operation order; a key that
+/// never existed has none.
+/// </param>
+public sealed record BatchResult(bool Applied, bool Duplicate, bool Conflict, long Seq, IReadOnlyList<Entry> Entries);
 
 /// <summary>The answer to a Post.</summary>
 /// <param name="Seq">The seq the message took.</param>

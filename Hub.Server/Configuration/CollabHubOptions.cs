@@ -22,6 +22,9 @@ public sealed class CollabHubOptions
     public string RedisPrefix { get; set; } = "collabhub";
 
     [ValidateObjectMembers]
+    public HubCallOptions Hub { get; set; } = new();
+
+    [ValidateObjectMembers]
     public LimitsOptions Limits { get; set; } = new();
 
     [ValidateObjectMembers]
@@ -109,6 +112,19 @@ public sealed class RateLimitOptions
     /// <summary>Private rooms a user may create at once before the rate applies. Default 10.</summary>
     [Range(1, 1_000_000)]
     public int UserRoomsCreatedBurst { get; set; } = 10;
+}
+
+/// <summary>How the hub runs one connection's calls (<c>CollabHub:Hub:*</c>).</summary>
+public sealed class HubCallOptions
+{
+    /// <summary>
+    /// SignalR's <c>MaximumParallelInvocationsPerClient</c>: how many calls of one connection may be in progress at
+    /// once. Writes are handed to the group-commit writer in the order they arrive, so they still commit in send
+    /// order; with more than 1, a connection's writes share commits instead of each waiting for the one before it.
+    /// It also bounds the writes one connection has in flight: further calls wait unread. Default 64.
+    /// </summary>
+    [Range(1, 4096)]
+    public int MaxParallelInvocationsPerClient { get; set; } = 64;
 }
 
 public enum RoomAccessMode
@@ -313,6 +329,17 @@ public sealed class LimitsOptions
     [Range(16, 10_000_000)]
     public int MaxPendingEventsPerConnection { get; set; } = 8192;
 
+    /// <summary>Most operations in one Batch; more fail with <c>too_large</c>. Default 100.</summary>
+    [Range(1, 200)]
+    public int MaxBatchOps { get; set; } = 100;
+
+    /// <summary>
+    /// Most bytes in one Batch: its values as UTF-8 JSON (measured as sent) plus its keys as UTF-8; more fail with
+    /// <c>too_large</c>. Each value is also held to <see cref="MaxValueBytes"/>. Default 65536 (64 KiB).
+    /// </summary>
+    [Range(16, 16 * 1024 * 1024)]
+    public int MaxBatchBytes { get; set; } = 64 * 1024;
+
     /// <summary>Most rooms one connection may be in at once. Default 100.</summary>
     [Range(1, 100_000)]
     public int MaxRoomsPerConnection { get; set; } = 100;
@@ -329,8 +356,11 @@ public sealed class LimitsOptions
     /// </summary>
     public const string RoomIdPattern = @"^[A-Za-z0-9][A-Za-z0-9._~-]*\z";
 
-    /// <summary>SignalR's largest incoming message: the largest payload plus room for the envelope.</summary>
-    public long MaxHubMessageBytes => Math.Max(Math.Max(MaxValueBytes, MaxBodyBytes), MaxSignalBytes) + 16 * 1024;
+    /// <summary>
+    /// SignalR's largest incoming message: the largest payload (a batch's counts as one) plus room for the envelope,
+    /// which holds a batch's operation fields too (under 64 bytes each, so <see cref="MaxBatchOps"/> stays at most 200).
+    /// </summary>
+    public long MaxHubMessageBytes => Math.Max(Math.Max(MaxValueBytes, MaxBodyBytes), Math.Max(MaxSignalBytes, MaxBatchBytes)) + 16 * 1024;
 }
 
 /// <summary>

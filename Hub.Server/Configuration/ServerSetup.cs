@@ -66,6 +66,8 @@ internal static class ServerSetup
         services.AddSignalR(hub =>
         {
             hub.MaximumReceiveMessageSize = limits.MaxHubMessageBytes;
+            // Writes are queued for commit before their first await (RoomsHub), so parallel calls keep send order.
+            hub.MaximumParallelInvocationsPerClient = settings.Hub.MaxParallelInvocationsPerClient;
             hub.AddFilter<ConnectionBindingFilter>();
             hub.AddFilter<ErrorMappingFilter>();
             hub.AddFilter<RateLimitFilter>();

@@ -7,6 +7,7 @@ namespace CollabHub.Server.Hubs;
 /// <summary>
 /// Turns the services' exceptions into coded <see cref="HubException"/>s. Anything unexpected is logged here and
 /// reported as <c>unavailable</c>: writes are all-or-nothing, so the client knows nothing was applied and may retry.
+/// It calls the next step before any await, so writes reach the writer's queue in the order they arrived (RoomsHub).
 /// </summary>
 internal sealed partial class ErrorMappingFilter(ILogger<ErrorMappingFilter> logger) : IHubFilter
 {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CollabHub.Protocol;
@@ -99,6 +100,49 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
     {
         CheckJson(value, "value", _limits.MaxValueBytes);
         return value.GetRawText();
+    }
+
+    /// <summary>
+    /// A batch's operations, checked one by one in order (kind, key, value, expected version), then as a whole: no key
+    /// twice, at most <see cref="LimitsOptions.MaxBatchOps"/> of them and <see cref="LimitsOptions.MaxBatchBytes"/>
+    /// of values and keys.
+    /// </summary>
+    public IReadOnlyList<BatchOperation> BatchOps(IReadOnlyList<BatchOp?>? ops)
+    {
+        if (ops is null || ops.Count == 0)
+        {
+            throw HubErrors.Create(ErrorCodes.InvalidArgument, "ops must hold at least one operation");
+        }
+        if (ops.Count > _limits.MaxBatchOps)
+        {
+            throw HubErrors.Create(ErrorCodes.TooLarge, $"a batch may hold at most {_limits.MaxBatchOps} operations");
+        }
+        var operations = new BatchOperation[ops.Count];
+        var keys = new HashSet<string>(ops.Count, StringComparer.Ordinal);
+        long bytes = 0;
+        for (var i = 0; i < ops.Count; i++)
+        {
+            var op = ops[i] ?? throw HubErrors.Create(ErrorCodes.InvalidArgument, $"ops[{i}] is null");
+            var key = Key(op.Key);
+            string? value = op.Op switch
+            {
+                Protocol.BatchOps.Set => Value(op.Value),
+                Protocol.BatchOps.Delete when op.Value.ValueKind == JsonValueKind.Undefined => null,
+                Protocol.BatchOps.Delete => throw HubErrors.Create(ErrorCodes.InvalidArgument, $"ops[{i}] is a delete and takes no value"),
+                _ => throw HubErrors.Create(ErrorCodes.InvalidArgument, $"ops[{i}].op must be \"{Protocol.BatchOps.Set}\" or \"{Protocol.BatchOps.Delete}\""),
+            };
+            if (!keys.Add(key))
+            {
+                throw HubErrors.Create(ErrorCodes.InvalidArgument, $"key '{key}' is in the batch more than once; each key at most once");
+            }
+            bytes += Encoding.UTF8.GetByteCount(key) + (value is null ? 0 : JsonMarshal.GetRawUtf8Value(op.Value).Length);
+            operations[i] = new BatchOperation(key, value, ExpectedVersion(op.ExpectedVersion));
+        }
+        if (bytes > _limits.MaxBatchBytes)
+        {
+            throw HubErrors.Create(ErrorCodes.TooLarge, $"the batch's values and keys are larger than {_limits.MaxBatchBytes} bytes");
+        }
+        return operations;
     }
 
     public string Body(JsonElement body)

@@ -10,6 +10,12 @@ namespace CollabHub.Server.Hubs;
 /// The v1 contract at <c>/hubs/collab</c>. Each method validates its request, calls <see cref="RoomService"/>, and
 /// returns; the names of methods and events are fixed (docs/protocol.md).
 /// </summary>
+/// <remarks>
+/// SignalR may run several calls of one connection at once; it starts them one after the other, each running
+/// synchronously until its first await. Writes (Set, Delete, Batch, Post) are therefore validated and queued for commit
+/// before any await, here and in the filters before them, so they commit in the order they were sent; the other
+/// calls go through <see cref="ConnectionCallOrder"/>, which runs them after the writes sent before them.
+/// </remarks>
 internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : Hub
 {
     private const string ConnectionKey = nameof(ConnectionRooms);
@@ -33,37 +39,56 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     public Task<JoinResult> Join(JoinRequest? request)
     {
         request = validate.Require(request);
-        return rooms.JoinAsync(Connection, validate.RoomId(request.RoomId), validate.OptionalSinceSeq(request.SinceSeq), Context.ConnectionAborted);
+        var (roomId, sinceSeq) = (validate.RoomId(request.RoomId), validate.OptionalSinceSeq(request.SinceSeq));
+        var aborted = Context.ConnectionAborted;
+        return Connection.Calls.AfterEarlierCallsAsync(() => rooms.JoinAsync(Connection, roomId, sinceSeq, aborted));
     }
 
-    public Task Leave(LeaveRequest? request) => rooms.LeaveAsync(Connection, validate.RoomId(validate.Require(request).RoomId));
+    public Task Leave(LeaveRequest? request)
+    {
+        var roomId = validate.RoomId(validate.Require(request).RoomId);
+        return Connection.Calls.AfterEarlierCallsAsync(() => rooms.LeaveAsync(Connection, roomId));
+    }
 
     public Task<WriteResult> Set(SetRequest? request)
     {
         request = validate.Require(request);
         var roomId = WritableRoom(request.RoomId);
-        return rooms.WriteAsync(Command(MutationKind.Set, roomId, validate.Key(request.Key), validate.Value(request.Value), request.MutationId, request.ExpectedVersion));
+        return rooms.WriteAsync(Connection, Command(MutationKind.Set, roomId, validate.Key(request.Key), validate.Value(request.Value), request.MutationId, request.ExpectedVersion));
     }
 
     public Task<WriteResult> Delete(DeleteRequest? request)
     {
         request = validate.Require(request);
         var roomId = WritableRoom(request.RoomId);
-        return rooms.WriteAsync(Command(MutationKind.Delete, roomId, validate.Key(request.Key), null, request.MutationId, request.ExpectedVersion));
+        return rooms.WriteAsync(Connection, Command(MutationKind.Delete, roomId, validate.Key(request.Key), null, request.MutationId, request.ExpectedVersion));
+    }
+
+    public Task<BatchResult> Batch(BatchRequest? request)
+    {
+        request = validate.Require(request);
+        var roomId = WritableRoom(request.RoomId);
+        var ops = validate.BatchOps(request.Ops);
+        return rooms.BatchAsync(Connection, new WriteCommand(MutationKind.Batch, roomId, Connection.UserId, null, null, validate.MutationId(request.MutationId), null, ops));
     }
 
     public Task<PostResult> Post(PostRequest? request)
     {
         request = validate.Require(request);
         var roomId = WritableRoom(request.RoomId);
-        return rooms.PostAsync(Command(MutationKind.Post, roomId, null, validate.Body(request.Body), request.MutationId, null));
+        return rooms.PostAsync(Connection, Command(MutationKind.Post, roomId, null, validate.Body(request.Body), request.MutationId, null));
     }
 
     public Task<SyncResult> Sync(SyncRequest? request)
     {
         request = validate.Require(request);
-        var roomId = JoinedRoom(request.RoomId);
-        return rooms.SyncAsync(Connection, roomId, validate.SinceSeq(request.SinceSeq), validate.Limit(request.Limit), Context.ConnectionAborted);
+        var aborted = Context.ConnectionAborted;
+        // Checked in turn, membership included: a Sync sent right after its room's Join waits for it.
+        return Connection.Calls.AfterEarlierCallsAsync(() =>
+        {
+            var roomId = JoinedRoom(request.RoomId);
+            return rooms.SyncAsync(Connection, roomId, validate.SinceSeq(request.SinceSeq), validate.Limit(request.Limit), aborted);
+        });
     }
 
     public Task Signal(SignalRequest? request)
@@ -77,14 +102,19 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     public Task Grant(GrantRequest? request)
     {
         request = validate.Require(request);
-        var roomId = JoinedRoom(request.RoomId);
-        return rooms.GrantAsync(Connection, roomId, validate.UserId(request.UserId), validate.Role(request.Role), Context.ConnectionAborted);
+        var aborted = Context.ConnectionAborted;
+        return Connection.Calls.AfterEarlierCallsAsync(() =>
+        {
+            var roomId = JoinedRoom(request.RoomId);
+            return rooms.GrantAsync(Connection, roomId, validate.UserId(request.UserId), validate.Role(request.Role), aborted);
+        });
     }
 
     public Task<RoomAccess> GetAccess(GetAccessRequest? request)
     {
         request = validate.Require(request);
-        return rooms.GetAccessAsync(Connection, JoinedRoom(request.RoomId), Context.ConnectionAborted);
+        var aborted = Context.ConnectionAborted;
+        return Connection.Calls.AfterEarlierCallsAsync(() => rooms.GetAccessAsync(Connection, JoinedRoom(request.RoomId), aborted));
     }
 
     /// <summary>A write to a room already checked by <see cref="WritableRoom"/> (so a bad room is reported before a bad key).</summary>

@@ -16,6 +16,9 @@ internal sealed class ConnectionRooms(string connectionId, string userId, string
     public string UserId { get; } = userId;
     public string Name { get; } = name;
 
+    /// <summary>Keeps the connection's calls in the order it sent them while SignalR runs several at once.</summary>
+    public ConnectionCallOrder Calls { get; } = new();
+
     /// <summary>What others see of this connection in its signals: random, so it can neither address nor resume it.</summary>
     public string Tag { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(9)).Replace('+', '-').Replace('/', '_');
 

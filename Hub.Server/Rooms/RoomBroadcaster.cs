@@ -15,9 +15,19 @@ internal sealed partial class RoomBroadcaster(IHubContext<RoomsHub> hub, ILogger
 {
     public void OnCommitted(WriteCommand command, WriteOutcome outcome)
     {
+        var room = hub.Clients.Group(command.RoomId);
+        if (outcome.Batch is { } batch)
+        {
+            // One Changed per operation, as for single writes (each entry carries the batch's seq range).
+            foreach (var entry in batch.Entries)
+            {
+                Observe(room.SendAsync(HubEvents.Changed, command.RoomId, entry), command.RoomId);
+            }
+            return;
+        }
         var send = outcome.Post is { } post
-            ? hub.Clients.Group(command.RoomId).SendAsync(HubEvents.Posted, command.RoomId, post.Message)
-            : hub.Clients.Group(command.RoomId).SendAsync(HubEvents.Changed, command.RoomId, outcome.Write!.Entry);
+            ? room.SendAsync(HubEvents.Posted, command.RoomId, post.Message)
+            : room.SendAsync(HubEvents.Changed, command.RoomId, outcome.Write!.Entry);
         Observe(send, command.RoomId);
     }
 

@@ -132,9 +132,24 @@ internal sealed partial class RoomService
     private RoomRead Read(string roomId, long? sinceSeq, int limit, long? snapshotSeq = null) =>
         new(roomId, sinceSeq, limit, _limits.MaxPageBytes, _limits.JoinMessages, snapshotSeq);
 
-    public async Task<WriteResult> WriteAsync(WriteCommand command) => Accepted(await writer.WriteAsync(command)).Write!;
+    /// <summary>Queues the write for commit at once, before any await (so the connection's writes keep their order).</summary>
+    public async Task<WriteResult> WriteAsync(ConnectionRooms connection, WriteCommand command) =>
+        Accepted(await Queue(connection, command)).Write!;
 
-    public async Task<PostResult> PostAsync(WriteCommand command) => Accepted(await writer.WriteAsync(command)).Post!;
+    /// <inheritdoc cref="WriteAsync"/>
+    public async Task<PostResult> PostAsync(ConnectionRooms connection, WriteCommand command) =>
+        Accepted(await Queue(connection, command)).Post!;
+
+    /// <inheritdoc cref="WriteAsync"/>
+    public async Task<BatchResult> BatchAsync(ConnectionRooms connection, WriteCommand command) =>
+        Accepted(await Queue(connection, command)).Batch!;
+
+    private Task<WriteOutcome> Queue(ConnectionRooms connection, WriteCommand command)
+    {
+        var commit = writer.WriteAsync(command);
+        connection.Calls.WriteQueued(commit);
+        return commit;
+    }
 
     public Task GrantAsync(ConnectionRooms connection, string roomId, string userId, RoomRole role, CancellationToken cancellationToken) =>
         access.GrantAsync(roomId, connection.UserId, connection.RoleIn(roomId) ?? RoomRole.None, userId, role, cancellationToken);

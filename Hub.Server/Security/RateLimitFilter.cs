@@ -9,11 +9,12 @@ using Microsoft.Extensions.Options;
 namespace CollabHub.Server.Security;
 
 /// <summary>
-/// Token buckets on writes (Set, Delete, Post) and on signals, per connection and per user (over the user's
+/// Token buckets on writes (Set, Delete, Post, Batch) and on signals, per connection and per user (over the user's
 /// connections to this instance), and on reads (Join, Sync): a count per connection, and a budget of bytes served
 /// per user, so that nobody can make the server copy megabytes for them in a loop. A call over a limit fails at once
 /// with <c>rate_limited</c>; it does not wait, so one flooding client costs the server a refusal per call and slows
 /// nobody else. The first refusal of a connection is logged; later ones are counted and logged when it closes.
+/// Writes pass through without an await, so they reach the writer's queue in the order they arrived (RoomsHub).
 /// </summary>
 internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
 {
@@ -85,7 +86,8 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
         }
         switch (context.HubMethodName)
         {
-            case HubMethods.Set or HubMethods.Delete or HubMethods.Post:
+            // A batch is one write, whatever its number of operations (they share one commit).
+            case HubMethods.Set or HubMethods.Delete or HubMethods.Post or HubMethods.Batch:
                 Acquire(connection.Writes, connection.UserBuckets.Writes, connection, context, "writes");
                 return next(context);
             case HubMethods.Signal:

@@ -20,6 +20,8 @@ namespace CollabHub.Server.Store;
 /// deleted); otherwise it is a conflict and stores nothing but the mutation record.</item>
 /// <item>A write with a mutation id is applied at most once per user: a retry gets the first outcome back,
 /// marked duplicate, for as long as the mutation record is kept.</item>
+/// <item>A batch (<see cref="MutationKind.Batch"/>) is one write: all its operations apply, taking consecutive seqs
+/// in order, or none does (a compare-and-set that fails, or the key limit, refuses the whole batch).</item>
 /// </list>
 /// </remarks>
 internal interface IRoomStore
@@ -47,7 +49,10 @@ internal interface IRoomStore
 /// <summary>Which messages rooms keep: the newest <paramref name="KeepPerRoom"/>, none older than <paramref name="OlderThan"/>.</summary>
 internal sealed record MessageRetention(int KeepPerRoom, DateTimeOffset? OlderThan, int BatchSize);
 
-/// <summary>A write for <see cref="IRoomStore.CommitAsync"/>. <see cref="ValueJson"/> is the value (Set) or body (Post).</summary>
+/// <summary>
+/// A write for <see cref="IRoomStore.CommitAsync"/>. <see cref="ValueJson"/> is the value (Set) or body (Post);
+/// a <see cref="MutationKind.Batch"/> carries its <see cref="Ops"/> instead of a key and value.
+/// </summary>
 internal sealed record WriteCommand(
     MutationKind Kind,
     string RoomId,
@@ -55,16 +60,27 @@ internal sealed record WriteCommand(
     string? Key,
     string? ValueJson,
     string? MutationId,
-    long? ExpectedVersion);
+    long? ExpectedVersion,
+    IReadOnlyList<BatchOperation>? Ops = null);
+
+/// <summary>One operation of a batch: a set (<see cref="ValueJson"/>) or a delete (<see cref="ValueJson"/> null) of a key.</summary>
+internal sealed record BatchOperation(string Key, string? ValueJson, long? ExpectedVersion)
+{
+    public bool IsDelete => ValueJson is null;
+}
 
 /// <summary>
-/// What one write came to: <see cref="Write"/> for a set or delete, <see cref="Post"/> for a post, or a
-/// <see cref="Refusal"/> (a limit such as keys per room) that stored nothing and is not recorded for replays.
+/// What one write came to: <see cref="Write"/> for a set or delete, <see cref="Post"/> for a post,
+/// <see cref="Batch"/> for a batch, or a <see cref="Refusal"/> (a limit such as keys per room) that stored nothing and
+/// is not recorded for replays.
 /// </summary>
-internal readonly record struct WriteOutcome(WriteResult? Write, PostResult? Post, WriteRefusal? Refusal = null)
+internal readonly record struct WriteOutcome(WriteResult? Write, PostResult? Post, WriteRefusal? Refusal = null, BatchResult? Batch = null)
 {
     /// <summary>True when this call changed the store now, so the change is to be broadcast.</summary>
-    public bool IsNewChange => Write is { Applied: true, Duplicate: false } || Post is { Duplicate: false };
+    public bool IsNewChange => Write is { Applied: true, Duplicate: false } || Post is { Duplicate: false } || Batch is { Applied: true, Duplicate: false };
+
+    /// <summary>How many seqs this call took now: one per change, so a batch's operation count.</summary>
+    public int SeqsTaken => !IsNewChange ? 0 : Batch?.Entries.Count ?? 1;
 }
 
 /// <summary>Why a write was refused: an error code of the contract and a sentence for people.</summary>

@@ -72,12 +72,15 @@ internal sealed partial class SqlRoomStore(
             }
 
             var roomSeq = batch.RoomSeqs[write.RoomId];
-            outcomes[i] = write.Kind == MutationKind.Post
-                ? await PostAsync(sql, write, roomSeq + 1, now, cancellationToken)
-                : await WriteEntryAsync(sql, batch, write, roomSeq, now, _maxKeysPerRoom, cancellationToken);
+            outcomes[i] = write.Kind switch
+            {
+                MutationKind.Post => await PostAsync(sql, write, roomSeq + 1, now, cancellationToken),
+                MutationKind.Batch => await WriteBatchAsync(sql, batch, write, roomSeq, now, _maxKeysPerRoom, cancellationToken),
+                _ => await WriteEntryAsync(sql, batch, write, roomSeq, now, _maxKeysPerRoom, cancellationToken),
+            };
             if (outcomes[i].IsNewChange)
             {
-                batch.RoomSeqs[write.RoomId] = roomSeq + 1;
+                batch.RoomSeqs[write.RoomId] = roomSeq + outcomes[i].SeqsTaken;
                 batch.ChangedRooms.Add(write.RoomId);
             }
 
@@ -139,9 +142,7 @@ internal sealed partial class SqlRoomStore(
         var live = row is { Deleted: false };
         var isDelete = write.Kind == MutationKind.Delete;
 
-        var conflict = write.ExpectedVersion is { } expected
-            && expected != (live ? row!.Version : 0)
-            && !(row is { Deleted: true } && expected == row.Version);
+        var conflict = IsConflict(row, write.ExpectedVersion);
         if (conflict || (isDelete && !live))
         {
             // A conflict, or a delete of a key that is not there: nothing changes.
@@ -173,6 +174,76 @@ internal sealed partial class SqlRoomStore(
         batch.Entries[(write.RoomId, write.Key!)] = row;
         return new WriteOutcome(new WriteResult(true, false, false, seq, StoreJson.ToEntry(row)), null);
     }
+
+    /// <summary>
+    /// Applies every operation of a batch or none: all keys are read and checked first (compare-and-set, the key
+    /// limit over the batch's net change), then each operation is written with the next seq, in order. Unlike a
+    /// single delete, a delete of an absent key in a batch still leaves a tombstone, so every operation takes a seq.
+    /// </summary>
+    private static async Task<WriteOutcome> WriteBatchAsync(
+        WriteTransaction sql, BatchState batch, WriteCommand write, long roomSeq, long now, int maxKeys, CancellationToken cancellationToken)
+    {
+        var ops = write.Ops!;
+        List<Entry>? conflicts = null;
+        var conflicted = false;
+        var liveKeysAdded = 0;
+        foreach (var op in ops)
+        {
+            var row = await batch.FindEntryAsync(sql, write.RoomId, op.Key, cancellationToken);
+            if (IsConflict(row, op.ExpectedVersion))
+            {
+                conflicted = true;
+                if (row is not null)
+                {
+                    (conflicts ??= []).Add(StoreJson.ToEntry(row));
+                }
+            }
+            var live = row is { Deleted: false };
+            liveKeysAdded += live == op.IsDelete ? (live ? -1 : 1) : 0;
+        }
+        if (conflicted)
+        {
+            return new WriteOutcome(null, null, Batch: new BatchResult(false, false, true, roomSeq, conflicts ?? []));
+        }
+        if (liveKeysAdded > 0 && await batch.LiveKeysAsync(sql, write.RoomId, cancellationToken) + liveKeysAdded > maxKeys)
+        {
+            return new WriteOutcome(null, null, new WriteRefusal(ErrorCodes.TooManyKeys,
+                $"room '{write.RoomId}' would have more than {maxKeys} keys after this batch; delete some first"));
+        }
+        if (liveKeysAdded != 0)
+        {
+            await batch.AdjustLiveKeysAsync(sql, write.RoomId, liveKeysAdded, cancellationToken);
+        }
+
+        var range = new BatchRange(roomSeq + 1, roomSeq + ops.Count);
+        var entries = new Entry[ops.Count];
+        for (var i = 0; i < ops.Count; i++)
+        {
+            var row = new EntryRow
+            {
+                RoomId = write.RoomId,
+                Key = ops[i].Key,
+                ValueJson = ops[i].ValueJson,
+                Deleted = ops[i].IsDelete,
+                Version = range.From + i,
+                By = write.UserId,
+                At = now,
+            };
+            await sql.UpsertEntryAsync(row, cancellationToken);
+            batch.Entries[(write.RoomId, row.Key)] = row;
+            entries[i] = StoreJson.ToEntry(row) with { Batch = range };
+        }
+        return new WriteOutcome(null, null, Batch: new BatchResult(true, false, false, range.To, entries));
+    }
+
+    /// <summary>
+    /// Whether a compare-and-set fails: the key's version (0 when absent or deleted) is not the expected one; a
+    /// tombstone's own version matches too.
+    /// </summary>
+    private static bool IsConflict(EntryRow? row, long? expectedVersion) =>
+        expectedVersion is { } expected
+        && expected != (row is { Deleted: false } ? row.Version : 0)
+        && !(row is { Deleted: true } && expected == row.Version);
 
     /// <summary>What one commit has read or written so far, so later writes in the batch see earlier ones.</summary>
     private sealed class BatchState(int capacity)

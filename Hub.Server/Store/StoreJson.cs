@@ -26,12 +26,18 @@ internal static class StoreJson
 
     public static Message ToMessage(MessageRow row) => new(row.Seq, row.Id, Parse(row.BodyJson), row.By, ToTime(row.At));
 
-    public static string Serialize(WriteOutcome outcome) => outcome.Write is { } write
-        ? JsonSerializer.Serialize(write, Options)
-        : JsonSerializer.Serialize(outcome.Post!, Options);
+    public static string Serialize(WriteOutcome outcome) => outcome switch
+    {
+        { Write: { } write } => JsonSerializer.Serialize(write, Options),
+        { Batch: { } batch } => JsonSerializer.Serialize(batch, Options),
+        _ => JsonSerializer.Serialize(outcome.Post!, Options),
+    };
 
     /// <summary>The recorded first outcome, marked as a duplicate.</summary>
-    public static WriteOutcome Replay(MutationRow row) => row.Kind == MutationKind.Post
-        ? new WriteOutcome(null, JsonSerializer.Deserialize<PostResult>(row.ResultJson, Options)! with { Duplicate = true })
-        : new WriteOutcome(JsonSerializer.Deserialize<WriteResult>(row.ResultJson, Options)! with { Duplicate = true }, null);
+    public static WriteOutcome Replay(MutationRow row) => row.Kind switch
+    {
+        MutationKind.Post => new WriteOutcome(null, JsonSerializer.Deserialize<PostResult>(row.ResultJson, Options)! with { Duplicate = true }),
+        MutationKind.Batch => new WriteOutcome(null, null, Batch: JsonSerializer.Deserialize<BatchResult>(row.ResultJson, Options)! with { Duplicate = true }),
+        _ => new WriteOutcome(JsonSerializer.Deserialize<WriteResult>(row.ResultJson, Options)! with { Duplicate = true }, null),
+    };
 }

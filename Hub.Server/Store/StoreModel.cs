@@ -55,6 +55,7 @@ internal enum MutationKind
     Set = 1,
     Delete = 2,
     Post = 3,
+    Batch = 4,
 }
 
 /// <summary>A user's role in a private room (schema version 2).</summary>

@@ -56,6 +56,8 @@ internal sealed class FakeRoomOwner : IRoomOwner
 
     public Task<PostResult> PostAsync(CollabRoom room, JsonElement body, string? mutationId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+    public Task<BatchResult> BatchAsync(CollabRoom room, IReadOnlyList<BatchOp> ops, string? mutationId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
     public Task SignalAsync(CollabRoom room, JsonElement payload, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task LeaveAsync(CollabRoom room, CancellationToken cancellationToken) => throw new NotSupportedException();

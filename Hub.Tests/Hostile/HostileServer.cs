@@ -31,6 +31,7 @@ public sealed class HostileServer : IAsyncLifetime
         ["CollabHub:Limits:MaxValueBytes"] = MaxValueBytes.ToString(),
         ["CollabHub:Limits:MaxBodyBytes"] = MaxValueBytes.ToString(),
         ["CollabHub:Limits:MaxSignalBytes"] = MaxSignalBytes.ToString(),
+        ["CollabHub:Limits:MaxBatchBytes"] = MaxValueBytes.ToString(),
     });
 
     public async Task DisposeAsync()

@@ -3,7 +3,7 @@
 //   node board.test.mjs <server base URL> [output folder] [--update-docs]
 //
 // Two people (Ada, Grace) in one room see each other's notes, chat, presence and cursors; they drag, move with the
-// keyboard, recolour, delete and undo; edit different fields of one note at once (both changes stay) and the same
+// keyboard, recolour, delete and undo (a drag and a delete each go as one Batch, checked on the WebSocket); edit different fields of one note at once (both changes stay) and the same
 // field (both pages show the one winner). Grace then really loses her network (her page reaches the server through
 // a TCP switch that resets every connection, and her browser context goes offline), edits while offline, comes
 // back, and both boards and chats converge. Screenshots of the busy board at desktop (1280x800) and phone
@@ -51,12 +51,23 @@ const offlinePages = new Set();
 const NETWORK_ERROR = /net::ERR_|WebSocket connection to .* failed/;
 
 const sockets = new Map();   // page -> WebSockets it opened to the hub
+const sent = new Map();      // page -> hub invocations it sent: { target, request }
 
 function watch(page, who) {
   sockets.set(page, 0);
+  sent.set(page, []);
   page.on("websocket", ws => {
     if (new URL(ws.url()).pathname.startsWith("/hubs/collab")) {
       sockets.set(page, sockets.get(page) + 1);
+      ws.on("framesent", frame => {
+        // SignalR's JSON protocol: records ended by 0x1e; invocations are type 1 with one request argument.
+        for (const record of String(frame.payload).split("\x1e").filter(Boolean)) {
+          const message = JSON.parse(record);
+          if (message.type === 1) {
+            sent.get(page).push({ target: message.target, request: message.arguments?.[0] });
+          }
+        }
+      });
     }
   });
   page.on("console", message => {
@@ -190,6 +201,14 @@ async function say(page, text) {
   await page.press("#composer-input", "Enter");
 }
 
+/** The hub invocations `page` has sent since `mark` (a count from sent.get(page).length) that write keys of note `id`. */
+function writesOfNote(page, mark, id) {
+  const ofNote = key => key === `note:${id}` || key?.startsWith(`note:${id}:`);
+  return sent.get(page).slice(mark)
+    .filter(c => ["Set", "Delete", "Batch"].includes(c.target))
+    .filter(c => (c.target === "Batch" ? c.request.ops.some(o => ofNote(o.key)) : ofNote(c.request.key)));
+}
+
 async function dragNote(page, id, dx, dy) {
   const box = await note(page, id).locator(".note__grip").boundingBox();
   const x = box.x + box.width / 2;
@@ -309,11 +328,17 @@ try {
 
   // Drag (mouse) on Ada's side; the new position reaches Grace.
   const start = await noteWithText(ada, "Plan the launch");
+  const beforeDrag = sent.get(ada).length;
   await dragNote(ada, plan, 180, 90);
   const dragged = await eventually("the drag to end up saved on Ada's side", () => noteWithText(ada, "Plan the launch"),
     n => n && n.x === start.x + 180 && n.y === start.y + 90);
   await eventually("Grace to see the dragged note", () => noteWithText(grace, "Plan the launch"), n => n && n.x === dragged.x && n.y === dragged.y);
-  log(`drag: (${start.x},${start.y}) -> (${dragged.x},${dragged.y}) on both`);
+  // The move is one batch: x, y (and z, to bring the note on top) commit together, so nobody ever sees half of it.
+  const moveWrites = await eventually("Ada's move to be sent", () => writesOfNote(ada, beforeDrag, plan), w => w.length > 0);
+  assert(moveWrites.length === 1 && moveWrites[0].target === "Batch", `the drag is sent as one Batch, got ${JSON.stringify(moveWrites)}`);
+  const movedKeys = moveWrites[0].request.ops.map(o => o.key);
+  assert(movedKeys.includes(`note:${plan}:x`) && movedKeys.includes(`note:${plan}:y`), `the batch moves x and y: ${movedKeys}`);
+  log(`drag: (${start.x},${start.y}) -> (${dragged.x},${dragged.y}) on both, in one batch (${movedKeys.join(", ")})`);
 
   // Keyboard on Grace's side: arrows move the focused note.
   await note(grace, plan).focus();
@@ -408,8 +433,13 @@ try {
 
   // Delete from the keyboard, then undo.
   await note(ada, offlineIdea).focus();
+  const beforeDelete = sent.get(ada).length;
   await ada.keyboard.press("Delete");
   await eventually("Grace to see the note deleted", () => notesOf(grace), ns => !ns.some(n => n.id === offlineIdea));
+  const deletes = writesOfNote(ada, beforeDelete, offlineIdea);
+  assert(deletes.length === 1 && deletes[0].target === "Batch" && deletes[0].request.ops.every(o => o.op === "delete")
+    && deletes[0].request.ops.some(o => o.key === `note:${offlineIdea}`) && deletes[0].request.ops.length > 1,
+  `the delete of a note and its fields is one Batch, got ${JSON.stringify(deletes)}`);
   await ada.click(".toast__action");
   await eventually("Grace to see the note back (undo)", () => noteWithText(grace, "Idea from the train"));
   log("delete and undo: both");

@@ -363,6 +363,54 @@ test("compare-and-set: a conflict is a result, and the optimistic value rolls ba
   assert.equal(b.get("doc").value, "ada's");
 });
 
+test("batch: shown whole at once, applied together by other replicas, all or nothing, queued offline and sent once", { timeout: TEST_TIMEOUT }, async () => {
+  const id = roomId("batch");
+  const { proxy, client: ada } = await proxiedClient("ada");
+  const bob = makeClient("bob");
+  await Promise.all([ada.start(), bob.start()]);
+  const a = await ada.join(id);
+  const b = await bob.join(id);
+  await a.set("n1.text", "hi");
+  await waitFor(() => b.seq === 1, "bob at seq 1");
+
+  // What bob's view holds each time it reports a change, and the steps its replica moves by: never half a batch.
+  const seen = [];
+  b.on("change", () => seen.push([b.get("n1.x")?.value, b.get("n1.y")?.value, b.has("n1.text")]));
+  const steps = [];
+  b.on("applied", r => steps.push([r.from, r.to]));
+  const move = a.batch([{ op: "set", key: "n1.x", value: 10 }, { op: "set", key: "n1.y", value: 20 }, { op: "delete", key: "n1.text" }]);
+  assert.deepEqual([a.get("n1.x").value, a.get("n1.y").value, a.has("n1.text")], [10, 20, false], "the view shows the batch whole at once");
+  const moved = await move;
+  assert.equal(moved.applied, true);
+  assert.deepEqual(moved.entries.map(e => [e.key, e.version, e.batch.from, e.batch.to]), [["n1.x", 2, 2, 4], ["n1.y", 3, 2, 4], ["n1.text", 4, 2, 4]]);
+  await waitFor(() => b.seq === 4, "bob at seq 4");
+  assert.deepEqual(seen, [[10, 20, false], [10, 20, false], [10, 20, false]]);
+  assert.deepEqual(steps, [[1, 4]]);
+
+  // Offline, two batches queue; the second's compare-and-set fails once the first is in: it rolls every key back.
+  proxy.block();
+  proxy.cut();
+  await waitFor(() => ada.state === "reconnecting", "ada to be reconnecting");
+  const x = a.getConfirmed("n1.x").version;
+  const first = a.batch([{ op: "set", key: "n1.x", value: 5, expectedVersion: x }, { op: "set", key: "n1.y", value: 6 }]);
+  const second = a.batch([{ op: "set", key: "n1.x", value: 7, expectedVersion: x }, { op: "set", key: "n1.y", value: 8 }]);
+  assert.deepEqual([a.get("n1.x").value, a.get("n1.y").value], [7, 8]);
+  proxy.unblock();
+  const [applied, refused] = await Promise.all([first, second]);
+  assert.equal(applied.applied, true);
+  assert.equal(refused.conflict, true);
+  assert.deepEqual(refused.entries.map(e => e.key), ["n1.x"]);
+  await waitFor(() => a.seq === applied.seq && b.seq === applied.seq, "both replicas at the batch's seq");
+  assert.deepEqual([a.get("n1.x").value, a.get("n1.y").value], [5, 6]);
+  assert.deepEqual([b.get("n1.x").value, b.get("n1.y").value], [5, 6]);
+  assert.equal(ada.pending, 0);
+
+  // Refused at once on the client: no operations, a key twice, an unknown op.
+  await assert.rejects(a.batch([]), { code: "invalid_argument" });
+  await assert.rejects(a.batch([{ op: "set", key: "k", value: 1 }, { op: "delete", key: "k" }]), { code: "invalid_argument" });
+  await assert.rejects(a.batch([{ op: "merge", key: "k", value: 1 }]), { code: "invalid_argument" });
+});
+
 test("optimistic view: pending values at once, confirmed on ack, rolled back on error; optimistic:false", { timeout: TEST_TIMEOUT }, async () => {
   const id = roomId("optimistic");
   const { proxy, client: ada } = await proxiedClient("ada");
@@ -993,10 +1041,12 @@ test("persisted queue: writes survive a reload (new client, same storage) and ar
   second.on("settled", s => settled.push(s));
   await second.start();
   await waitFor(() => settled.length === 3, "the restored writes to be answered");
-  assert.deepEqual(settled.map(s => s.mutationId), saved.writes.map(w => w.mutationId), "same ids, same order");
-  assert.equal(settled[0].result.duplicate, true, "the write that had gone is not applied again");
-  assert.equal(settled[1].result.applied, true);
-  assert.equal(settled[2].result.seq, 3);
+  // Answers of writes in one commit may come back in any order; their seqs show the order they committed in.
+  const committed = [...settled].sort((x, y) => x.result.seq - y.result.seq);
+  assert.deepEqual(committed.map(s => s.mutationId), saved.writes.map(w => w.mutationId), "same ids, committed in the same order");
+  assert.equal(committed[0].result.duplicate, true, "the write that had gone is not applied again");
+  assert.equal(committed[1].result.applied, true);
+  assert.equal(committed[2].result.seq, 3);
   assert.equal(store.has("collab-queue"), false, "the stored queue is empty again");
   await waitFor(() => b.seq === 3, "bob at 3");
   await delay(100);

@@ -9,6 +9,9 @@
 //   note:{id}:z        number, stacking order (the note last moved is on top)
 //
 // Field keys without their note:{id} key are ignored (e.g. an edit that raced a delete).
+// A note's creation, a move (x, y and z) and a delete (the note and its fields) are each one batch: all their keys
+// commit together, and every replica applies them together, so two people dragging one note never leave it at one
+// person's x and the other's y.
 // The view is the SDK's: room.get() includes this client's writes at once (optimistic), also while offline, and
 // shows the winning value when a write loses to a later one.
 
@@ -90,7 +93,7 @@ export class Board {
     const note = this.notes.get(parsed.id);
     if (note && source === "remote" && entry && entry.by !== this.me.userId) {
       if (parsed.field === "x" || parsed.field === "y") {
-        // Their move has landed once both coordinates have (x and y are separate keys, so they come one by one).
+        // Their move has landed once the stored position is theirs (x, y and z come in one batch, applied together).
         const stored = this.storedPosition(parsed.id);
         if (note.remote && note.remote.userId === entry.by && stored.x === note.remote.x && stored.y === note.remote.y) {
           note.remote = null;
@@ -310,11 +313,13 @@ export class Board {
     const x = clamp(Math.round(spot.x), 0, BOARD_WIDTH - NOTE_WIDTH);
     const y = clamp(Math.round(spot.y), 0, BOARD_HEIGHT - NOTE_HEIGHT);
     const color = NOTE_COLORS[(hashString(this.me.userId) + this.colorTurn++) % NOTE_COLORS.length].id;
-    this.set(id, "x", x);
-    this.set(id, "y", y);
-    this.set(id, "color", color);
-    this.set(id, "z", this.maxZ() + 1);
-    this.write(this.room.set(noteKey(id), { v: 1 })); // last: others see it complete
+    this.write(this.room.batch([
+      { op: "set", key: noteKey(id, "x"), value: x },
+      { op: "set", key: noteKey(id, "y"), value: y },
+      { op: "set", key: noteKey(id, "color"), value: color },
+      { op: "set", key: noteKey(id, "z"), value: this.maxZ() + 1 },
+      { op: "set", key: noteKey(id), value: { v: 1 } },
+    ]));
     this.renderNow();
     this.notes.get(id)?.textarea.focus({ preventScroll: true });
     this.notes.get(id)?.el.scrollIntoView({ block: "nearest", inline: "nearest", behavior: "smooth" });
@@ -334,19 +339,19 @@ export class Board {
         saved[field] = value;
       }
     }
-    this.write(this.room.delete(noteKey(id)));
-    for (const field of Object.keys(saved)) {
-      this.write(this.room.delete(noteKey(id, field)));
-    }
+    this.write(this.room.batch([
+      { op: "delete", key: noteKey(id) },
+      ...Object.keys(saved).map(field => ({ op: "delete", key: noteKey(id, field) })),
+    ]));
     this.renderNow();
     this.toasts.show("Note deleted.", {
       action: "Undo",
       timeoutMs: 7000,
       onAction: () => {
-        for (const [field, value] of Object.entries(saved)) {
-          this.set(id, field, value);
-        }
-        this.write(this.room.set(noteKey(id), { v: 1 }));
+        this.write(this.room.batch([
+          ...Object.entries(saved).map(([field, value]) => ({ op: "set", key: noteKey(id, field), value })),
+          { op: "set", key: noteKey(id), value: { v: 1 } },
+        ]));
         this.renderNow();
         this.notes.get(id)?.el.focus();
       },
@@ -383,13 +388,20 @@ export class Board {
     }
     const x = Math.round(pos.x);
     const y = Math.round(pos.y);
+    // One batch: the position and the stacking order land together, for everyone.
+    const ops = [];
     if (this.value(note.id, "x") !== x) {
-      this.set(note.id, "x", x);
+      ops.push({ op: "set", key: noteKey(note.id, "x"), value: x });
     }
     if (this.value(note.id, "y") !== y) {
-      this.set(note.id, "y", y);
+      ops.push({ op: "set", key: noteKey(note.id, "y"), value: y });
     }
-    this.raise(note.id);
+    if (!this.isOnTop(note.id)) {
+      ops.push({ op: "set", key: noteKey(note.id, "z"), value: this.maxZ() + 1 });
+    }
+    if (ops.length > 0) {
+      this.write(this.room.batch(ops));
+    }
     note.local = null;
     this.onDrag(note.id, null);
     this.dirty.add(note.id);
@@ -404,18 +416,15 @@ export class Board {
     return max;
   }
 
-  raise(id) {
+  /** Whether no other note is stacked at or above this one. */
+  isOnTop(id) {
     const z = this.zOf(id);
-    let top = true;
     for (const other of this.notes.keys()) {
       if (other !== id && this.zOf(other) >= z) {
-        top = false;
-        break;
+        return false;
       }
     }
-    if (!top) {
-      this.set(id, "z", this.maxZ() + 1);
-    }
+    return true;
   }
 
   /** A place for a new note: the free spot nearest the middle of the view (in view if there is room), else the middle. */

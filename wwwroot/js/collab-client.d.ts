@@ -79,6 +79,33 @@ export interface SignalEvent {
   payload: Json;
 }
 
+/** One operation of a batch: a set or a delete of one key. */
+export type BatchOp =
+  | { op: "set"; key: string; value: Json; expectedVersion?: number }
+  | { op: "delete"; key: string; expectedVersion?: number };
+
+/** The seqs a batch took, on the entries of its Changed events and of its BatchResult. */
+export interface BatchRange {
+  from: number;
+  to: number;
+}
+
+export interface BatchResult {
+  /** Every operation was applied. */
+  applied: boolean;
+  /** A replay of the first answer for this mutationId. */
+  duplicate: boolean;
+  /** An expectedVersion did not match; nothing was stored. A conflict resolves the promise; it is not an error. */
+  conflict: boolean;
+  /** When applied, the seq of the last operation; otherwise the room's seq when it was refused. */
+  seq: number;
+  /**
+   * When applied, the entry each operation left, in order (each with `batch`); on a conflict, the current entries of
+   * the keys whose expectedVersion did not match (a key that never existed has none).
+   */
+  entries: (Entry & { batch?: BatchRange })[];
+}
+
 export interface WriteResult {
   /** This call changed the store. */
   applied: boolean;
@@ -143,9 +170,9 @@ export interface AppliedEvent {
 export interface SettledEvent {
   mutationId: string;
   roomId: string;
-  op: "Set" | "Delete" | "Post";
+  op: "Set" | "Delete" | "Post" | "Batch";
   key?: string;
-  result?: WriteResult | PostResult;
+  result?: WriteResult | PostResult | BatchResult;
   error?: CollabError;
 }
 
@@ -316,6 +343,11 @@ export declare class Room implements Events<RoomEvents> {
   delete(key: string, options?: WriteOptions): Promise<WriteResult>;
   /** Queues a Post; as set(). The message shows in `messages` when its event (or a Sync) arrives. */
   post(body: Json): Promise<PostResult>;
+  /**
+   * Queues a Batch: sets and deletes several keys at once, all or none, each key at most once; as set(). The view
+   * shows all its keys at once, and replicas apply its entries together (one "applied" for the whole batch).
+   */
+  batch(ops: BatchOp[]): Promise<BatchResult>;
   /**
    * Sends an ephemeral signal (not queued, never stored). Resolves true when the server took it, false when not
    * connected (dropped); rejects with a CollabError on a server error such as too_large. Marked handled, as set().

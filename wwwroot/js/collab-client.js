@@ -279,6 +279,41 @@ function checkExpectedVersion(options) {
   return v;
 }
 
+/** Checks a batch's operations and copies them as the wire takes them: [{ op: "set"|"delete", key, value?, expectedVersion? }]. */
+function checkOps(ops) {
+  if (!Array.isArray(ops) || ops.length === 0) {
+    throw argumentError("invalid_argument", "a batch needs an array of at least one operation");
+  }
+  const keys = new Set();
+  return ops.map((o, i) => {
+    if (!o || (o.op !== "set" && o.op !== "delete")) {
+      throw argumentError("invalid_argument", `ops[${i}].op must be "set" or "delete"`);
+    }
+    checkKey(o.key);
+    if (keys.has(o.key)) {
+      throw argumentError("invalid_argument", `key ${JSON.stringify(o.key)} is in the batch more than once`);
+    }
+    keys.add(o.key);
+    const copy = { op: o.op, key: o.key };
+    if (o.op === "set") {
+      checkJson(o.value, `ops[${i}].value`);
+      copy.value = o.value;
+    } else if (o.value !== undefined) {
+      throw argumentError("invalid_argument", `ops[${i}] is a delete and takes no value`);
+    }
+    const expectedVersion = checkExpectedVersion(o);
+    if (expectedVersion !== undefined) {
+      copy.expectedVersion = expectedVersion;
+    }
+    return copy;
+  });
+}
+
+/** The keys a queued write changes: one for a Set or Delete, one per operation for a Batch, none for a Post. */
+function keysOf(item) {
+  return item.op === "Batch" ? item.ops.map(o => o.key) : item.op === "Post" ? [] : [item.key];
+}
+
 const encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
 
 /** The UTF-8 size of a string (exact when TextEncoder exists; an upper bound otherwise). */
@@ -447,6 +482,16 @@ export class Room extends Emitter {
     });
   }
 
+  /**
+   * Sets and deletes several keys at once, all or none: `ops` is [{ op: "set", key, value, expectedVersion? } |
+   * { op: "delete", key, expectedVersion? }], each key at most once. Queued like set() (offline too, exactly once, in
+   * order); the view shows all its keys at once, and other clients' replicas apply its entries together. Resolves with
+   * the BatchResult; a failed compare-and-set is a result with conflict: true (nothing stored, the view rolled back).
+   */
+  batch(ops) {
+    return this.#client._write(this, () => ({ op: "Batch", ops: checkOps(ops) }));
+  }
+
   /** Appends `body` (any JSON) to the message log. Resolves with the PostResult once acknowledged. */
   post(body) {
     return this.#client._write(this, () => {
@@ -504,31 +549,34 @@ export class Room extends Emitter {
     return result;
   }
 
+  /** Shows a queued Set or Delete (or every key of a Batch, together) in the view. */
   _addOverlay(item) {
-    const op = {
+    const writes = item.op === "Batch"
+      ? item.ops.map(o => ({ key: o.key, set: o.op === "set", value: o.value }))
+      : [{ key: item.key, set: item.op === "Set", value: item.value }];
+    item.overlays = writes.map(w => ({
       item,
+      key: w.key,
       acked: false,
       ackSeq: 0,
       ackEntry: null,
-      entry: item.op === "Set"
-        ? { key: item.key, value: item.value, version: this._confirmed.get(item.key)?.version ?? 0, deleted: false,
-          by: this.#client._name ?? null, at: null, pending: true, mutationId: item.mutationId }
-        : { key: item.key, value: null, version: this._confirmed.get(item.key)?.version ?? 0, deleted: true,
-          by: this.#client._name ?? null, at: null, pending: true, mutationId: item.mutationId },
-    };
-    item.overlay = op;
-    this._changing([item.key], "local", () => {
-      const ops = this._overlay.get(item.key);
-      if (ops) {
-        ops.push(op);
-      } else {
-        this._overlay.set(item.key, [op]);
+      entry: { key: w.key, value: w.set ? w.value : null, version: this._confirmed.get(w.key)?.version ?? 0, deleted: !w.set,
+        by: this.#client._name ?? null, at: null, pending: true, mutationId: item.mutationId },
+    }));
+    this._changing(writes.map(w => w.key), "local", () => {
+      for (const op of item.overlays) {
+        const ops = this._overlay.get(op.key);
+        if (ops) {
+          ops.push(op);
+        } else {
+          this._overlay.set(op.key, [op]);
+        }
       }
     });
   }
 
   _removeOverlay(op, source) {
-    const key = op.item.key;
+    const key = op.key;
     this._changing([key], source, () => {
       const ops = this._overlay.get(key);
       if (!ops) {
@@ -548,15 +596,15 @@ export class Room extends Emitter {
   }
 
   /** An applied write's answer: show its entry until the confirmed replica reaches its seq. */
-  _ackOverlay(op, result) {
-    if (!result.entry || result.seq <= this._seq) {
+  _ackOverlay(op, seq, entry) {
+    if (!entry || seq <= this._seq) {
       this._removeOverlay(op, "confirm");
       return;
     }
-    this._changing([op.item.key], "confirm", () => {
+    this._changing([op.key], "confirm", () => {
       op.acked = true;
-      op.ackSeq = result.seq;
-      op.ackEntry = result.entry;
+      op.ackSeq = seq;
+      op.ackEntry = entry;
       this._ackedOps++;
     });
   }
@@ -658,6 +706,36 @@ export class Room extends Emitter {
     this._settleAcked(source);
   }
 
+  /** Applies the held Changed events of one batch (positions from..to) in one step: one "change" per key, one "applied". */
+  _applyBatch(from, to) {
+    const entries = [];
+    for (let p = from; p <= to; p++) {
+      entries.push(this._held.get(p).item);
+      this._held.delete(p);
+    }
+    this._changing(entries.map(e => e.key), "remote", () => {
+      for (const entry of entries) {
+        if (entry.deleted) {
+          this._confirmed.delete(entry.key);
+        } else {
+          this._confirmed.set(entry.key, entry);
+        }
+      }
+    });
+    this._setPosition(to, "event", false);
+    this._settleAcked("remote");
+  }
+
+  /** Whether every position from the next one to `to` is held. */
+  _holdsUpTo(to) {
+    for (let p = this._seq + 1; p <= to; p++) {
+      if (!this._held.has(p)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   _applyEvent(event) {
     if (event.kind === "Changed") {
       const entry = event.item;
@@ -746,8 +824,23 @@ export class Room extends Emitter {
       if (!next) {
         break;
       }
+      const batch = next.kind === "Changed" ? next.item.batch : null;
+      if (batch && Number.isSafeInteger(batch.to) && batch.to > next.position) {
+        // A batch's entries are applied together, once all of them are here.
+        if (!this._holdsUpTo(batch.to)) {
+          break;
+        }
+        this._applyBatch(next.position, batch.to);
+        continue;
+      }
       this._held.delete(next.position);
       this._applyEvent(next);
+    }
+    const first = this._held.get(this._seq + 1);
+    const awaitingBatch = first?.kind === "Changed" && first.item.batch
+      && Math.max(...this._held.keys()) <= first.item.batch.to;
+    if (awaitingBatch && this._fillTarget <= this._seq) {
+      return; // the rest of the batch is on its way: not a gap (a later event that is not part of it shows one)
     }
     if (this._held.size > 0 || this._fillTarget > this._seq) {
       this._requestFill(0);
@@ -1499,6 +1592,8 @@ export class CollabClient extends Emitter {
         }
         return r;
       }
+      case "Batch":
+        return { roomId: item.roomId, ops: item.ops, mutationId: item.mutationId };
       default:
         return { roomId: item.roomId, body: item.body, mutationId: item.mutationId };
     }
@@ -1559,12 +1654,13 @@ export class CollabClient extends Emitter {
   /** Whether a write after queue[index] to the same key is in flight. */
   _laterSameKeyInFlight(index) {
     const item = this._queue[index];
-    if (item.op === "Post") {
+    const keys = new Set(keysOf(item));
+    if (keys.size === 0) {
       return false;
     }
     for (let j = index + 1; j < this._queue.length; j++) {
       const later = this._queue[j];
-      if (later.state === "inflight" && later.op !== "Post" && later.roomId === item.roomId && later.key === item.key) {
+      if (later.state === "inflight" && later.roomId === item.roomId && keysOf(later).some(k => keys.has(k))) {
         return true;
       }
     }
@@ -1576,8 +1672,10 @@ export class CollabClient extends Emitter {
    * now would let an older value overwrite a newer one. They end instead, as superseded by the later write.
    */
   _supersede(item, result, index) {
+    const keys = new Set(keysOf(item));
     for (const earlier of this._queue.slice(0, index)) {
-      if (earlier.op === "Post" || earlier.roomId !== item.roomId || earlier.key !== item.key) {
+      // Only single writes are superseded: a batch is all or nothing, so it is never ended for one of its keys.
+      if ((earlier.op !== "Set" && earlier.op !== "Delete") || earlier.roomId !== item.roomId || !keys.has(earlier.key)) {
         continue;
       }
       if (earlier.state === "inflight") {
@@ -1657,12 +1755,16 @@ export class CollabClient extends Emitter {
     const room = this._rooms.get(item.roomId);
     if (room && !room._released) {
       room._queued--;
-      if (item.overlay) {
-        if (result && result.applied && !result.conflict) {
-          room._ackOverlay(item.overlay, result);
-        } else {
-          room._removeOverlay(item.overlay, result && !result.conflict ? "confirm" : "rollback");
-        }
+      if (item.overlays) {
+        const applied = result && result.applied && !result.conflict;
+        item.overlays.forEach((op, i) => {
+          if (applied) {
+            const entry = item.op === "Batch" ? result.entries?.[i] : result.entry;
+            room._ackOverlay(op, item.op === "Batch" ? (entry?.version ?? result.seq) : result.seq, entry);
+          } else {
+            room._removeOverlay(op, result && !result.conflict ? "confirm" : "rollback");
+          }
+        });
       }
       if (result) {
         const seq = item.op === "Post" ? result.seq : (result.applied ? result.seq : 0);
@@ -1735,6 +1837,8 @@ export class CollabClient extends Emitter {
         const w = { mutationId: item.mutationId, roomId: item.roomId, op: item.op };
         if (item.op === "Post") {
           w.body = item.body;
+        } else if (item.op === "Batch") {
+          w.ops = item.ops;
         } else {
           w.key = item.key;
           if (item.op === "Set") {
@@ -1768,7 +1872,8 @@ export class CollabClient extends Emitter {
       return;
     }
     for (const w of saved.writes) {
-      if (!w || typeof w.mutationId !== "string" || typeof w.roomId !== "string" || !["Set", "Delete", "Post"].includes(w.op)) {
+      if (!w || typeof w.mutationId !== "string" || typeof w.roomId !== "string" || !["Set", "Delete", "Post", "Batch"].includes(w.op)
+        || (w.op === "Batch" && !Array.isArray(w.ops))) {
         continue;
       }
       let room = this._rooms.get(w.roomId);
@@ -1780,6 +1885,8 @@ export class CollabClient extends Emitter {
       const item = { op: w.op, roomId: w.roomId, mutationId: w.mutationId, restored: true };
       if (w.op === "Post") {
         item.body = w.body;
+      } else if (w.op === "Batch") {
+        item.ops = w.ops;
       } else {
         item.key = w.key;
         if (w.op === "Set") {
