@@ -34,6 +34,9 @@ public sealed class CollabHubOptions
     public PresenceOptions Presence { get; set; } = new();
 
     [ValidateObjectMembers]
+    public ConnectionBufferOptions Hub { get; set; } = new();
+
+    [ValidateObjectMembers]
     public AuthOptions Auth { get; set; } = new();
 
     [ValidateObjectMembers]
@@ -183,6 +186,20 @@ public sealed class PresenceOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.500", "00:30:00")]
     public TimeSpan InstanceExpiry { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// How long an instance gathers a room's presence changes into one <c>PresenceDelta</c>: a burst of joins becomes
+    /// a few events. Default 250 ms; 0 sends each change at once.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan BroadcastInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Most users a room's presence lists: above it, <c>JoinResult</c> carries the first this many (by user id) and the
+    /// count, and deltas carry only the count until the room is back at or under it. Default 1000.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxListed { get; set; } = 1000;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (InstanceExpiry <= HeartbeatInterval)
@@ -190,6 +207,23 @@ public sealed class PresenceOptions : IValidatableObject
             yield return new ValidationResult("InstanceExpiry must be longer than HeartbeatInterval.", [nameof(InstanceExpiry)]);
         }
     }
+}
+
+/// <summary>
+/// SignalR's per-connection buffers (<c>CollabHub:Hub:*</c>): how much a connection's pipes may hold before the
+/// reader or writer waits. They are limits, not allocations: an idle connection holds next to nothing.
+/// </summary>
+public sealed class ConnectionBufferOptions
+{
+    /// <summary>
+    /// Bytes the server buffers from a client before it stops reading that client's socket. Default 65536 (64 KiB).
+    /// </summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public long ApplicationMaxBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>Bytes the server buffers for a client before its sends wait for the socket. Default 65536 (64 KiB).</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public long TransportMaxBufferSize { get; set; } = 64 * 1024;
 }
 
 public enum StoreProvider
