@@ -168,7 +168,7 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
     }
 
     [Fact]
-    public async Task PresenceChanged_follows_joins_and_leaves_and_counts_connections_per_user()
+    public async Task PresenceDelta_follows_joins_and_leaves_and_counts_connections_per_user()
     {
         await using var ada = await fixture.ConnectAsync("ada");
         await using var ada2 = await fixture.ConnectAsync("ada");
@@ -180,6 +180,7 @@ public sealed class ContractTests(ServerFixture fixture) : IClassFixture<ServerF
 
         var joined = await bob.JoinAsync(room).Within();
         Assert.Equal([("ada", 2), ("bob", 1)], joined.Presence.Select(p => (p.UserId, p.Connections)));
+        Assert.Equal(2, joined.PresenceCount);
         await adaEvents.WaitUntilAsync(l => l.Presence(room).Any(p => p.Count == 2), "bob's arrival");
 
         await bob.LeaveAsync(room).Within();

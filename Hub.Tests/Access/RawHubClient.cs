@@ -18,7 +18,7 @@ internal sealed class RawHubClient : IAsyncDisposable
         connection.On<string, Entry>(HubEvents.Changed, (room, entry) => _events.Enqueue((HubEvents.Changed, room, entry)));
         connection.On<string, Message>(HubEvents.Posted, (room, message) => _events.Enqueue((HubEvents.Posted, room, message)));
         connection.On<string, SignalEvent>(HubEvents.Signaled, (room, signal) => _events.Enqueue((HubEvents.Signaled, room, signal)));
-        connection.On<string, PresenceEntry[]>(HubEvents.PresenceChanged, (room, presence) => _events.Enqueue((HubEvents.PresenceChanged, room, presence)));
+        connection.On<string, PresenceDelta>(HubEvents.PresenceDelta, (room, delta) => _events.Enqueue((HubEvents.PresenceDelta, room, delta)));
         connection.On<string, AccessChange>(HubEvents.AccessChanged, (room, change) => _events.Enqueue((HubEvents.AccessChanged, room, change)));
         connection.Closed += error =>
         {
