@@ -66,7 +66,7 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         """;
 
     // Returns the connection's user, or nil when it was not counted.
-    private const string RemoveScript = UncountFunctions + """
+    private const string RemoveScript = UncountFunctions + "\n" + """
         local member = redis.call('HGET', KEYS[1], ARGV[1])
         if not member then return false end
         redis.call('HDEL', KEYS[1], ARGV[1])
@@ -111,7 +111,7 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
     // Removes a dead instance's entries from every room it had; returns the (room, user) pairs it changed, flat.
     // Room keys are built from ARGV[1] (the presence key prefix), which is why this needs a single Redis rather than
     // a cluster.
-    private const string ReapScript = UncountFunctions + """
+    private const string ReapScript = UncountFunctions + "\n" + """
         local rooms = redis.call('SMEMBERS', KEYS[1])
         local changed = {}
         for _, room in ipairs(rooms) do

@@ -57,7 +57,7 @@ internal sealed class RawHubClient : IAsyncDisposable
         var deadline = DateTime.UtcNow + TestClients.Timeout;
         while (!Events.Any(match))
         {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}; got: {string.Join(", ", Events.Select(e => $"{e.Event}@{e.RoomId}"))}");
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}; got: {string.Join(", ", Events.Select(e => $"{e.Event}@{e.RoomId} {System.Text.Json.JsonSerializer.Serialize(e.Payload)}"))}");
             await Task.Delay(50);
         }
     }
