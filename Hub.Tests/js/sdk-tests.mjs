@@ -288,22 +288,31 @@ test("post and messages: kept by seq, bounded by maxMessages", { timeout: TEST_T
   assert.deepEqual(a.messages.map(m => m.id), posted.map(p => p.message.id));
 });
 
-test("presence: replaced on PresenceChanged", { timeout: TEST_TIMEOUT }, async () => {
+test("presence: the Join answer's list, then PresenceDelta events, with presenceCount", { timeout: TEST_TIMEOUT }, async () => {
   const id = roomId("presence");
   const ada = makeClient("ada");
   const bob = makeClient("bob");
-  await Promise.all([ada.start(), bob.start()]);
+  const bob2 = makeClient("bob");
+  await Promise.all([ada.start(), bob.start(), bob2.start()]);
   const a = await ada.join(id);
   assert.deepEqual(a.presence.map(p => p.userId), ["ada"]);
+  assert.equal(a.presenceCount, 1);
   const seen = [];
-  a.on("presence", p => seen.push(p.map(x => x.userId)));
+  a.on("presence", (p, count) => seen.push([p.map(x => `${x.userId}:${x.connections}`), count]));
   const b = await bob.join(id);
   assert.deepEqual(b.presence.map(p => p.userId), ["ada", "bob"]);
+  assert.equal(b.presenceCount, 2);
   await waitFor(() => a.presence.length === 2, "ada to see bob");
-  assert.deepEqual(seen.at(-1), ["ada", "bob"]);
+  assert.deepEqual(seen.at(-1), [["ada:1", "bob:1"], 2]);
+  const b2 = await bob2.join(id);
+  await waitFor(() => a.presence.find(p => p.userId === "bob")?.connections === 2, "ada to see bob's second connection");
+  assert.equal(a.presenceCount, 2);
+  await b2.leave();
   await b.leave();
   await waitFor(() => a.presence.length === 1, "ada to see bob leave");
   assert.deepEqual(a.presence.map(p => p.userId), ["ada"]);
+  assert.equal(a.presenceCount, 1);
+  assert.deepEqual(seen.at(-1), [["ada:1"], 1]);
   assert.deepEqual(bob.rooms, []);
   await assert.rejects(b.set("k", 1), { code: "not_joined" });
 });
