@@ -20,8 +20,6 @@ namespace CollabHub.Server.Security;
 /// </remarks>
 internal sealed partial class RateLimitFilter : IHubFilter
 {
-    private const string StateKey = nameof(RateLimitFilter);
-
     private readonly RateLimitOptions _options;
     private readonly ConcurrentDictionary<string, UserBuckets> _users = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock;
@@ -39,7 +37,8 @@ internal sealed partial class RateLimitFilter : IHubFilter
         var user = context.Context.UserIdentifier ?? context.Context.ConnectionId;
         var buckets = _users.AddOrUpdate(user, _ => new UserBuckets(_options, _clock), (_, existing) => existing.Retain());
         var connection = new ConnectionBuckets(user, buckets, _options, _clock);
-        context.Context.Items[StateKey] = connection;
+        // In the connection's features rather than Context.Items, which would cost each connection a dictionary.
+        context.Context.Features.Set(connection);
         try
         {
             await next(context);
@@ -47,7 +46,7 @@ internal sealed partial class RateLimitFilter : IHubFilter
         catch
         {
             // A refused connection (e.g. too_many_connections) never gets OnDisconnectedAsync: let go of its buckets now.
-            context.Context.Items.Remove(StateKey);
+            context.Context.Features.Set<ConnectionBuckets>(null);
             Release(connection);
             throw;
         }
@@ -61,7 +60,7 @@ internal sealed partial class RateLimitFilter : IHubFilter
         }
         finally
         {
-            if (context.Context.Items.TryGetValue(StateKey, out var state) && state is ConnectionBuckets connection)
+            if (context.Context.Features.Get<ConnectionBuckets>() is { } connection)
             {
                 if (connection.Refused > 1)
                 {
@@ -82,7 +81,7 @@ internal sealed partial class RateLimitFilter : IHubFilter
 
     public ValueTask<object?> InvokeMethodAsync(HubInvocationContext context, Func<HubInvocationContext, ValueTask<object?>> next)
     {
-        if (!context.Context.Items.TryGetValue(StateKey, out var state) || state is not ConnectionBuckets connection)
+        if (context.Context.Features.Get<ConnectionBuckets>() is not { } connection)
         {
             return next(context);
         }
