@@ -35,6 +35,9 @@ internal static class TestSettings
     public const int MaxValueBytes = 4096;
     public const int MaxRoomsPerConnection = 8;
 
+    /// <summary>Rooms of more users are counted, not listed (Hub.Tests/js/sdk-tests.mjs relies on this value).</summary>
+    public const int MaxListedPresence = 4;
+
     public static IReadOnlyDictionary<string, string> Small { get; } = new Dictionary<string, string>
     {
         ["CollabHub:Limits:MaxPageItems"] = MaxPageItems.ToString(),
@@ -43,5 +46,6 @@ internal static class TestSettings
         ["CollabHub:Limits:MaxBodyBytes"] = MaxValueBytes.ToString(),
         ["CollabHub:Limits:MaxSignalBytes"] = "1024",
         ["CollabHub:Limits:MaxRoomsPerConnection"] = MaxRoomsPerConnection.ToString(),
+        ["CollabHub:Presence:MaxListed"] = MaxListedPresence.ToString(),
     };
 }

@@ -317,6 +317,33 @@ test("presence: the Join answer's list, then PresenceDelta events, with presence
   await assert.rejects(b.set("k", 1), { code: "not_joined" });
 });
 
+// TestSettings.MaxListedPresence in Hub.Tests/Infrastructure/ServerFixture.cs: the test server lists rooms of up to 4 users.
+const MAX_LISTED = 4;
+
+test("presence: above MaxListed counted, not listed; back under it, the whole list again", { timeout: TEST_TIMEOUT }, async () => {
+  const id = roomId("crowd");
+  const names = ["u1", "u2", "u3", "u4", "u5", "u6"];
+  const clients = names.map(name => makeClient(name));
+  await Promise.all(clients.map(c => c.start()));
+  const first = await clients[0].join(id);
+  const rooms = [first];
+  for (const client of clients.slice(1)) {
+    rooms.push(await client.join(id));
+  }
+  const last = rooms.at(-1);
+  assert.equal(last.presenceCount, names.length);
+  assert.deepEqual(last.presence.map(p => p.userId), names.slice(0, MAX_LISTED), "the first MAX_LISTED by userId");
+  await waitFor(() => first.presenceCount === names.length, "the first member to count everyone");
+  assert.ok(first.presence.length <= MAX_LISTED, "a counted room's deltas carry no list");
+
+  for (const room of rooms.slice(3)) {
+    await room.leave();
+  }
+  await waitFor(() => first.presenceCount === 3, "the count back to 3");
+  await waitFor(() => first.presence.length === 3, "the whole list again");
+  assert.deepEqual(first.presence.map(p => p.userId), ["u1", "u2", "u3"]);
+});
+
 test("signal: reaches the others, not the sender, and is not stored", { timeout: TEST_TIMEOUT }, async () => {
   const id = roomId("signal");
   const ada = makeClient("ada");
