@@ -97,7 +97,7 @@ public sealed partial class CollabClient
     {
         connection.Changed += (roomId, entry) => GetRoom(roomId)?.OnChanged(session, entry);
         connection.Posted += (roomId, message) => GetRoom(roomId)?.OnPosted(session, message);
-        connection.PresenceChanged += (roomId, presence) => GetRoom(roomId)?.OnPresenceChanged(session, presence);
+        connection.PresenceDelta += (roomId, delta) => GetRoom(roomId)?.OnPresenceDelta(session, delta);
         connection.Signaled += (roomId, signal) => GetRoom(roomId)?.OnSignaled(session, signal);
         connection.AccessChanged += (roomId, change) => GetRoom(roomId)?.OnAccessChanged(session, change);
         connection.Closed += error => session.Abort(error ?? new IOException("The connection was closed."));

@@ -83,7 +83,7 @@ public sealed class CollabConnection : IAsyncDisposable
         _connection.On<string, Entry>(HubEvents.Changed, (roomId, entry) => Changed?.Invoke(roomId, entry));
         _connection.On<string, Message>(HubEvents.Posted, (roomId, message) => Posted?.Invoke(roomId, message));
         _connection.On<string, SignalEvent>(HubEvents.Signaled, (roomId, signal) => Signaled?.Invoke(roomId, signal));
-        _connection.On<string, PresenceEntry[]>(HubEvents.PresenceChanged, (roomId, presence) => PresenceChanged?.Invoke(roomId, presence));
+        _connection.On<string, PresenceDelta>(HubEvents.PresenceDelta, (roomId, delta) => PresenceDelta?.Invoke(roomId, delta));
         _connection.On<string, AccessChange>(HubEvents.AccessChanged, (roomId, change) => AccessChanged?.Invoke(roomId, change));
         _connection.Closed += error =>
         {
@@ -101,8 +101,8 @@ public sealed class CollabConnection : IAsyncDisposable
     /// <summary>Another connection in a joined room sent a signal: <c>(roomId, signal)</c>.</summary>
     public event Action<string, SignalEvent>? Signaled;
 
-    /// <summary>A joined room's members changed: <c>(roomId, presence)</c>.</summary>
-    public event Action<string, IReadOnlyList<PresenceEntry>>? PresenceChanged;
+    /// <summary>A joined room's members changed: <c>(roomId, delta)</c>, coalesced by the server.</summary>
+    public event Action<string, PresenceDelta>? PresenceDelta;
 
     /// <summary>
     /// This connection's role in a joined room changed: <c>(roomId, change)</c>. A role of <see cref="RoomRoles.None"/>

@@ -20,7 +20,7 @@ public sealed partial class CollabRoom
             _joinedOn = null;
             _phase = Phase.CatchingUp;
             _held.Clear();
-            _presenceSinceJoin = false;
+            _presenceReplica.Hold();
             _answeredCheckScheduled = false;
         }
         _ = CatchUpAsync(channel, join: true);
@@ -80,10 +80,8 @@ public sealed partial class CollabRoom
                     Log.PageApplied(_owner.Logger, RoomId, "Join", since, channel, answer.Full, answer.Seq, answer.Entries.Count, answer.Messages.Count, answer.HasMore);
                     ApplyPage(answer.Full, answer.Seq, answer.Entries, answer.Messages);
                     _hasState = true;
-                    if (!_presenceSinceJoin)
-                    {
-                        SetPresence(answer.Presence);
-                    }
+                    _presenceReplica.Joined(answer.Presence, answer.PresenceCount);
+                    PublishPresence();
                     SetRole(answer.Role);
                     ForgetAnswersAheadOfStore(answer.HasMore, answer.Seq, answeredBefore);
                     more = answer.HasMore || !Settle(channel);
@@ -233,18 +231,16 @@ public sealed partial class CollabRoom
 
     internal void OnPosted(IRoomChannel channel, Message message) => OnEvent(channel, message.Seq, message);
 
-    internal void OnPresenceChanged(IRoomChannel channel, IReadOnlyList<PresenceEntry> presence)
+    internal void OnPresenceDelta(IRoomChannel channel, PresenceDelta delta)
     {
         lock (_gate)
         {
-            if (!IsCurrent(channel))
+            // Held until the Join answer when it comes first: it may be older or newer than the answer's list.
+            if (!IsCurrent(channel) || !_presenceReplica.Apply(delta))
             {
                 return;
             }
-            // The Join answer's list is only used when no event came after the Join was sent: the event a join
-            // causes reaches the joiner before the answer, and later ones are newer than it.
-            _presenceSinceJoin = true;
-            SetPresence(presence);
+            PublishPresence();
         }
         _owner.Notifier.Drain();
     }
@@ -507,9 +503,11 @@ public sealed partial class CollabRoom
         Volatile.Write(ref _messagesSnapshot, null);
     }
 
-    private void SetPresence(IReadOnlyList<PresenceEntry> presence)
+    private void PublishPresence()
     {
+        var presence = _presenceReplica.Listed;
         Volatile.Write(ref _presence, presence);
+        Volatile.Write(ref _presenceCount, _presenceReplica.Count);
         _owner.Notifier.Post(() =>
         {
             PresenceChanged?.Invoke(presence);

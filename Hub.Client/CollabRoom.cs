@@ -44,6 +44,8 @@ public sealed partial class CollabRoom
     private IReadOnlyList<Message>? _messagesSnapshot = [];
     private long _newestPosted;
     private IReadOnlyList<PresenceEntry> _presence = [];
+    private int _presenceCount;
+    private readonly PresenceReplica _presenceReplica = new();
     private string? _role;
 
     // Ordering: the connection the room is joined on, and what is held until it can be applied.
@@ -53,7 +55,6 @@ public sealed partial class CollabRoom
     private readonly SortedDictionary<long, object> _held = [];
     private long _answeredSeq;
     private bool _answeredCheckScheduled;
-    private bool _presenceSinceJoin;
 
     // Optimistic apply: this client's unanswered sets and deletes, per key, in the order they were made.
     private readonly Dictionary<string, List<PendingValue>> _pending = new(StringComparer.Ordinal);
@@ -130,8 +131,14 @@ public sealed partial class CollabRoom
         }
     }
 
-    /// <summary>Who is in the room, one entry per user, as the server last said.</summary>
+    /// <summary>
+    /// Who is in the room, one entry per user, sorted by user id, as the server last said. In a room with more users
+    /// than the server lists (<c>CollabHub:Presence:MaxListed</c>), only part of them, as last listed: see <see cref="PresenceCount"/>.
+    /// </summary>
     public IReadOnlyList<PresenceEntry> Presence => Volatile.Read(ref _presence);
+
+    /// <summary>How many users are in the room, as the server last said (also when it lists fewer in <see cref="Presence"/>).</summary>
+    public int PresenceCount => Volatile.Read(ref _presenceCount);
 
     /// <summary>
     /// This client's role in the room (<see cref="RoomRoles"/>) as the server last said: from the <c>Join</c> answer,
@@ -161,7 +168,10 @@ public sealed partial class CollabRoom
     /// </summary>
     public event Action<Message>? Posted;
 
-    /// <summary>The room's members changed; the argument is the whole list (also in <see cref="Presence"/>).</summary>
+    /// <summary>
+    /// The room's members or their count changed; the argument is the list as it now stands (also in
+    /// <see cref="Presence"/>, beside <see cref="PresenceCount"/>).
+    /// </summary>
     public event Action<IReadOnlyList<PresenceEntry>>? PresenceChanged;
 
     /// <summary>

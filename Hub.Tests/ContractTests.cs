@@ -174,7 +174,7 @@ public abstract class ContractTests(ServerFixture fixture, ClientTransport trans
     }
 
     [Fact]
-    public async Task PresenceChanged_follows_joins_and_leaves_and_counts_connections_per_user()
+    public async Task PresenceDelta_follows_joins_and_leaves_and_counts_connections_per_user()
     {
         await using var ada = await ConnectAsync("ada");
         await using var ada2 = await ConnectAsync("ada");
@@ -186,6 +186,7 @@ public abstract class ContractTests(ServerFixture fixture, ClientTransport trans
 
         var joined = await bob.JoinAsync(room).Within();
         Assert.Equal([("ada", 2), ("bob", 1)], joined.Presence.Select(p => (p.UserId, p.Connections)));
+        Assert.Equal(2, joined.PresenceCount);
         await adaEvents.WaitUntilAsync(l => l.Presence(room).Any(p => p.Count == 2), "bob's arrival");
 
         await bob.LeaveAsync(room).Within();

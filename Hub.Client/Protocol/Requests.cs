@@ -37,8 +37,8 @@ public static class HubEvents
     public const string Posted = "Posted";
     /// <summary><c>(roomId, SignalEvent)</c>: an ephemeral signal from another connection.</summary>
     public const string Signaled = "Signaled";
-    /// <summary><c>(roomId, PresenceEntry[])</c>: the room's members after a join or leave.</summary>
-    public const string PresenceChanged = "PresenceChanged";
+    /// <summary><c>(roomId, PresenceDelta)</c>: who arrived, changed or left since the last one, coalesced per room.</summary>
+    public const string PresenceDelta = "PresenceDelta";
     /// <summary><c>(roomId, AccessChange)</c>: this connection's role in the room changed; <c>none</c> means it was removed.</summary>
     public const string AccessChanged = "AccessChanged";
 }

@@ -59,10 +59,35 @@ public sealed record SignalEvent(string From, string Name, string Tag, JsonEleme
 /// <param name="Full">True when this is a full snapshot (replace local state), false for a delta.</param>
 /// <param name="Entries">Entries ordered by version; a delta includes tombstones.</param>
 /// <param name="Messages">Messages ordered by seq.</param>
-/// <param name="Presence">Who is in the room now.</param>
+/// <param name="Presence">
+/// Who is in the room now, sorted by user id: everyone, or the first <c>MaxListed</c> when the room has more users.
+/// </param>
 /// <param name="HasMore">When true, call Sync with <c>sinceSeq = Seq</c> until it is false.</param>
 /// <param name="Role">The caller's role in the room (<see cref="RoomRoles"/>): a viewer may read but not write.</param>
-public sealed record JoinResult(string RoomId, long Seq, bool Full, IReadOnlyList<Entry> Entries, IReadOnlyList<Message> Messages, IReadOnlyList<PresenceEntry> Presence, bool HasMore, string Role = RoomRoles.Editor);
+/// <param name="PresenceCount">How many users are in the room; above the server's <c>MaxListed</c>, more than <see cref="Presence"/> lists.</param>
+public sealed record JoinResult(
+    string RoomId, long Seq, bool Full, IReadOnlyList<Entry> Entries, IReadOnlyList<Message> Messages, IReadOnlyList<PresenceEntry> Presence,
+    bool HasMore, string Role = RoomRoles.Editor, int PresenceCount = 0);
+
+/// <summary>
+/// What changed in a room's presence since the last delta (sent coalesced, per room, by the instance where the
+/// changes happened). Upserts carry a user's whole entry as it stands, so applying a delta twice, or an older one
+/// after a newer list, is repaired by the next.
+/// </summary>
+/// <param name="Upserts">Users who arrived, or whose connection count or name changed; null while the room is counted.</param>
+/// <param name="Removed">User ids that left; null while the room is counted.</param>
+/// <param name="Count">How many users are in the room after the change.</param>
+/// <param name="Full">True when <see cref="Upserts"/> is the whole list (the room came back under <c>MaxListed</c>): replace, do not merge.</param>
+public sealed record PresenceDelta(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<PresenceEntry>? Upserts,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Removed,
+    int Count,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Full = false)
+{
+    /// <summary>Whether the room is counted rather than listed: the delta carries only <see cref="Count"/>.</summary>
+    [JsonIgnore]
+    public bool Counted => Upserts is null;
+}
 
 /// <summary>The answer to <see cref="HubMethods.Sync"/>.</summary>
 /// <param name="RoomId">The room.</param>

@@ -114,9 +114,19 @@ public sealed class RateLimitOptions
     public int UserRoomsCreatedBurst { get; set; } = 10;
 }
 
-/// <summary>How the hub runs one connection's calls (<c>CollabHub:Hub:*</c>).</summary>
+/// <summary>How the hub runs one connection: its calls and its buffers (<c>CollabHub:Hub:*</c>).</summary>
 public sealed class HubCallOptions
 {
+    /// <summary>
+    /// Bytes the server buffers from a client before it stops reading that client's socket. Default 65536 (64 KiB).
+    /// </summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public long ApplicationMaxBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>Bytes the server buffers for a client before its sends wait for the socket. Default 65536 (64 KiB).</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public long TransportMaxBufferSize { get; set; } = 64 * 1024;
+
     /// <summary>
     /// SignalR's <c>MaximumParallelInvocationsPerClient</c>: how many calls of one connection may be in progress at
     /// once. Writes are handed to the group-commit writer in the order they arrive, so they still commit in send
@@ -198,6 +208,20 @@ public sealed class PresenceOptions : IValidatableObject
     /// <summary>How old a heartbeat may get before its instance counts as dead. Default 20 s; must exceed the interval.</summary>
     [Range(typeof(TimeSpan), "00:00:00.500", "00:30:00")]
     public TimeSpan InstanceExpiry { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// How long an instance gathers a room's presence changes into one <c>PresenceDelta</c>: a burst of joins becomes
+    /// a few events. Default 250 ms; 0 sends each change at once.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan BroadcastInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Most users a room's presence lists: above it, <c>JoinResult</c> carries the first this many (by user id) and the
+    /// count, and deltas carry only the count until the room is back at or under it. Default 1000.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxListed { get; set; } = 1000;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -52,6 +52,10 @@ internal static class ServerSetup
         // Backplane: in-process, or Redis when configured, with ours or the stock lifetime manager (before AddSignalR,
         // which keeps the first lifetime manager).
         services.AddCollabHubBackplane(settings);
+        // Presence deltas after the backplane and before the tracker (hosted services start in order and stop in
+        // reverse): the tracker's last leave at shutdown is still sent, and through a backplane still running.
+        services.AddSingleton<PresenceDeltas>();
+        services.AddHostedService(sp => sp.GetRequiredService<PresenceDeltas>());
         if (!string.IsNullOrWhiteSpace(settings.Redis))
         {
             // Hosted services stop before the container disposes the Redis connection: the last leave at shutdown
@@ -91,9 +95,13 @@ internal static class ServerSetup
         // Stateful reconnect (clients that negotiate and opt in, e.g. the JS SDK): a blip of a few seconds on one
         // instance loses nothing, signals included; SignalR buffers up to HubOptions.StatefulReconnectBufferSize.
         // A connection whose token expires is closed (CollabHub:Auth:CloseOnTokenExpiry); the client reconnects with a fresh one.
-        var closeOnTokenExpiry = app.Services.GetRequiredService<IOptions<CollabHubOptions>>().Value.Auth.CloseOnTokenExpiry;
+        var settings = app.Services.GetRequiredService<IOptions<CollabHubOptions>>().Value;
+        var closeOnTokenExpiry = settings.Auth.CloseOnTokenExpiry;
         app.MapHub<RoomsHub>(HubPath, endpoint =>
         {
+            // How much each connection's pipes may hold before backpressure (docs/operations.md: chosen by measurement).
+            endpoint.ApplicationMaxBufferSize = settings.Hub.ApplicationMaxBufferSize;
+            endpoint.TransportMaxBufferSize = settings.Hub.TransportMaxBufferSize;
             endpoint.AllowStatefulReconnects = true;
             // Version 0 makes the connection id the token, and ids are not secrets: every client speaks version 1.
             endpoint.MinimumProtocolVersion = 1;

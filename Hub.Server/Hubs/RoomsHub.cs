@@ -18,9 +18,8 @@ namespace CollabHub.Server.Hubs;
 /// </remarks>
 internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : Hub
 {
-    private const string ConnectionKey = nameof(ConnectionRooms);
-
-    private ConnectionRooms Connection => (ConnectionRooms)Context.Items[ConnectionKey]!;
+    // In the connection's features rather than Context.Items, which would cost each connection a dictionary.
+    private ConnectionRooms Connection => Context.Features.Get<ConnectionRooms>()!;
 
     public override Task OnConnectedAsync()
     {
@@ -29,12 +28,12 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
             ?? throw HubErrors.Create(ErrorCodes.Forbidden, "the connection has no user identity");
         var connection = new ConnectionRooms(Context.ConnectionId, identity.UserId, identity.Name);
         rooms.Connected(connection);
-        Context.Items[ConnectionKey] = connection;
+        Context.Features.Set(connection);
         return Task.CompletedTask;
     }
 
     public override Task OnDisconnectedAsync(Exception? exception) =>
-        Context.Items.TryGetValue(ConnectionKey, out var state) ? rooms.DisconnectedAsync((ConnectionRooms)state!) : Task.CompletedTask;
+        Context.Features.Get<ConnectionRooms>() is { } connection ? rooms.DisconnectedAsync(connection) : Task.CompletedTask;
 
     public Task<JoinResult> Join(JoinRequest? request)
     {

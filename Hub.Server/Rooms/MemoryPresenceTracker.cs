@@ -11,13 +11,33 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
 {
     private readonly ConcurrentDictionary<string, RoomPresence> _rooms = new(StringComparer.Ordinal);
 
-    public ValueTask<(IReadOnlyList<PresenceEntry> Presence, bool Changed)> AddAsync(string roomId, string connectionId, string userId, string name) =>
-        ValueTask.FromResult(Add(roomId, connectionId, userId, name));
+    public event Action<string, string>? Changed;
 
-    public ValueTask<IReadOnlyList<PresenceEntry>?> RemoveAsync(string roomId, string connectionId) =>
-        ValueTask.FromResult(Remove(roomId, connectionId));
+    public ValueTask AddAsync(string roomId, string connectionId, string userId, string name)
+    {
+        if (Add(roomId, connectionId, userId, name))
+        {
+            Changed?.Invoke(roomId, userId);
+        }
+        return ValueTask.CompletedTask;
+    }
 
-    public (IReadOnlyList<PresenceEntry> Presence, bool Changed) Add(string roomId, string connectionId, string userId, string name)
+    public ValueTask RemoveAsync(string roomId, string connectionId)
+    {
+        if (Remove(roomId, connectionId) is { } userId)
+        {
+            Changed?.Invoke(roomId, userId);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<PresenceListing> ListAsync(string roomId, int max) => ValueTask.FromResult(List(roomId, max));
+
+    public ValueTask<PresenceChanges> ReadAsync(string roomId, IReadOnlyCollection<string> userIds, int maxListed) =>
+        ValueTask.FromResult(Read(roomId, userIds, maxListed));
+
+    /// <summary>Counts a connection; true when that changed the room (it was not counted yet).</summary>
+    public bool Add(string roomId, string connectionId, string userId, string name)
     {
         while (true)
         {
@@ -29,13 +49,19 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
                 {
                     continue;
                 }
-                var changed = room.Connections.TryAdd(connectionId, new PresenceMember(userId, name));
-                return (PresenceList.Of(room.Connections.Values), changed);
+                if (!room.Connections.TryAdd(connectionId, new PresenceMember(userId, name)))
+                {
+                    return false;
+                }
+                var connections = room.Users.TryGetValue(userId, out var seen) ? seen.Connections + 1 : 1;
+                room.Users[userId] = new PresenceEntry(userId, name, connections);
+                return true;
             }
         }
     }
 
-    public IReadOnlyList<PresenceEntry>? Remove(string roomId, string connectionId)
+    /// <summary>Uncounts a connection; returns its user, or null when it was not counted.</summary>
+    public string? Remove(string roomId, string connectionId)
     {
         if (!_rooms.TryGetValue(roomId, out var room))
         {
@@ -43,16 +69,74 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
         }
         lock (room)
         {
-            if (!room.Connections.Remove(connectionId))
+            if (!room.Connections.Remove(connectionId, out var member))
             {
                 return null;
+            }
+            var seen = room.Users[member.UserId];
+            if (seen.Connections > 1)
+            {
+                room.Users[member.UserId] = seen with { Connections = seen.Connections - 1 };
+            }
+            else
+            {
+                room.Users.Remove(member.UserId);
             }
             if (room.Connections.Count == 0)
             {
                 room.Removed = true;
                 _rooms.TryRemove(new KeyValuePair<string, RoomPresence>(roomId, room));
             }
-            return PresenceList.Of(room.Connections.Values);
+            return member.UserId;
+        }
+    }
+
+    public PresenceListing List(string roomId, int max)
+    {
+        if (!_rooms.TryGetValue(roomId, out var room))
+        {
+            return new PresenceListing([], 0);
+        }
+        lock (room)
+        {
+            var entries = new PresenceEntry[Math.Min(max, room.Users.Count)];
+            var i = 0;
+            foreach (var entry in room.Users.Values)
+            {
+                if (i == entries.Length)
+                {
+                    break;
+                }
+                entries[i++] = entry;
+            }
+            return new PresenceListing(entries, room.Users.Count);
+        }
+    }
+
+    public PresenceChanges Read(string roomId, IReadOnlyCollection<string> userIds, int maxListed)
+    {
+        if (!_rooms.TryGetValue(roomId, out var room))
+        {
+            return new PresenceChanges([], [.. userIds], 0, false);
+        }
+        lock (room)
+        {
+            var present = new List<PresenceEntry>(userIds.Count);
+            var gone = new List<string>();
+            foreach (var userId in userIds)
+            {
+                if (room.Users.TryGetValue(userId, out var entry))
+                {
+                    present.Add(entry);
+                }
+                else
+                {
+                    gone.Add(userId);
+                }
+            }
+            var wasCounted = room.Counted;
+            room.Counted = room.Users.Count > maxListed;
+            return new PresenceChanges([.. present], [.. gone], room.Users.Count, wasCounted && !room.Counted);
         }
     }
 
@@ -76,26 +160,15 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
     private sealed class RoomPresence
     {
         public Dictionary<string, PresenceMember> Connections { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>One entry per user, in user id order, so listing the first few costs only them.</summary>
+        public SortedDictionary<string, PresenceEntry> Users { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Whether the last delta read found more users than are listed.</summary>
+        public bool Counted { get; set; }
+
         public bool Removed { get; set; }
     }
 }
 
 internal readonly record struct PresenceMember(string UserId, string Name);
-
-internal static class PresenceList
-{
-    /// <summary>One entry per user with a count of its connections, sorted by user id.</summary>
-    public static PresenceEntry[] Of(IEnumerable<PresenceMember> connections)
-    {
-        var byUser = new Dictionary<string, PresenceEntry>(StringComparer.Ordinal);
-        foreach (var (userId, name) in connections)
-        {
-            byUser[userId] = byUser.TryGetValue(userId, out var seen)
-                ? seen with { Connections = seen.Connections + 1 }
-                : new PresenceEntry(userId, name, 1);
-        }
-        var list = byUser.Values.ToArray();
-        Array.Sort(list, static (a, b) => string.CompareOrdinal(a.UserId, b.UserId));
-        return list;
-    }
-}

@@ -7,13 +7,16 @@ using StackExchange.Redis;
 namespace CollabHub.Server.Rooms;
 
 /// <summary>
-/// Presence across instances, kept in Redis. Per room, a hash with one field per connection
-/// (<c>{instance}:{connection}</c> → <c>{userId}\n{name}</c>); per instance, the set of rooms it has entries in;
-/// and a sorted set of instances scored by their last heartbeat (Redis's own clock, so instances' clocks may
-/// differ). Every <see cref="PresenceOptions.HeartbeatInterval"/> an instance renews its heartbeat and removes
-/// the entries of instances silent for longer than <see cref="PresenceOptions.InstanceExpiry"/>, telling those
-/// rooms. Changes run as Lua scripts (<c>ScriptEvaluateAsync</c>), so each is atomic in Redis (a single Redis, not
-/// Redis Cluster).
+/// Presence across instances, kept in Redis. Per room: a hash with one field per connection
+/// (<c>{instance}:{connection}</c> → <c>{userId}\n{name}</c>), a hash with one field per user
+/// (<c>{userId}</c> → <c>{connections}\n{name}</c>) and a sorted set of the user ids (all scored 0, so in user id
+/// order), so that a change, a count and a look at a few users cost the same whatever the room's size; and a flag
+/// while the room is counted rather than listed. Per instance, the set of rooms it has entries in; and a sorted set of
+/// instances scored by their last heartbeat (Redis's own clock, so instances' clocks may differ). Every
+/// <see cref="PresenceOptions.HeartbeatInterval"/> an instance renews its heartbeat and removes the entries of
+/// instances silent for longer than <see cref="PresenceOptions.InstanceExpiry"/>, reporting those users as changed
+/// (so the reaping instance tells the rooms, once). Changes run as Lua scripts (<c>ScriptEvaluateAsync</c>), so
+/// each is atomic in Redis (a single Redis, not Redis Cluster).
 /// </summary>
 /// <remarks>
 /// This instance's own connections are also kept in memory: while Redis is unreachable, answers come from them at
@@ -22,20 +25,77 @@ namespace CollabHub.Server.Rooms;
 /// </remarks>
 internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenceTracker
 {
-    // Also puts the instance among the heartbeats, so its entries can be reaped even if it dies before its first beat.
-    private const string AddScript = """
-        local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-        redis.call('SADD', KEYS[2], ARGV[3])
-        if not redis.call('ZSCORE', KEYS[3], ARGV[4]) then
-          local t = redis.call('TIME')
-          redis.call('ZADD', KEYS[3], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[4])
+    // Shared by the scripts that uncount connections: the user of a connection's field, and one connection less for
+    // a user (gone from the room at zero).
+    private const string UncountFunctions = """
+        local function user_of(member)
+          local nl = string.find(member, '\n', 1, true)
+          if nl then return string.sub(member, 1, nl - 1) end
+          return member
         end
-        return {added, redis.call('HVALS', KEYS[1])}
+        local function uncount(users, order, user)
+          local value = redis.call('HGET', users, user)
+          if not value then return end
+          local nl = string.find(value, '\n', 1, true)
+          local n = tonumber(string.sub(value, 1, nl - 1))
+          if n > 1 then
+            redis.call('HSET', users, user, (n - 1) .. string.sub(value, nl))
+          else
+            redis.call('HDEL', users, user)
+            redis.call('ZREM', order, user)
+          end
+        end
         """;
 
-    private const string RemoveScript = """
-        local removed = redis.call('HDEL', KEYS[1], ARGV[1])
-        return {removed, redis.call('HVALS', KEYS[1])}
+    // Also puts the instance among the heartbeats, so its entries can be reaped even if it dies before its first beat.
+    private const string AddScript = """
+        local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[4] .. '\n' .. ARGV[5])
+        if added == 1 then
+          local value = redis.call('HGET', KEYS[2], ARGV[4])
+          local n = 1
+          if value then n = tonumber(string.sub(value, 1, string.find(value, '\n', 1, true) - 1)) + 1 end
+          redis.call('HSET', KEYS[2], ARGV[4], n .. '\n' .. ARGV[5])
+          redis.call('ZADD', KEYS[3], 0, ARGV[4])
+        end
+        redis.call('SADD', KEYS[4], ARGV[2])
+        if not redis.call('ZSCORE', KEYS[5], ARGV[3]) then
+          local t = redis.call('TIME')
+          redis.call('ZADD', KEYS[5], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[3])
+        end
+        return added
+        """;
+
+    // Returns the connection's user, or nil when it was not counted.
+    private const string RemoveScript = UncountFunctions + "\n" + """
+        local member = redis.call('HGET', KEYS[1], ARGV[1])
+        if not member then return false end
+        redis.call('HDEL', KEYS[1], ARGV[1])
+        local user = user_of(member)
+        uncount(KEYS[2], KEYS[3], user)
+        return user
+        """;
+
+    // The first ARGV[1] users in user id order with their values, and the room's number of users.
+    private const string ListScript = """
+        local ids = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
+        local values = {}
+        for i, id in ipairs(ids) do values[i] = redis.call('HGET', KEYS[1], id) end
+        return {redis.call('ZCARD', KEYS[2]), ids, values}
+        """;
+
+    // The values of the users ARGV[2..] (nil when gone), the room's number of users, and whether the room stopped
+    // being counted (more than ARGV[1] users) since the last read.
+    private const string ReadScript = """
+        local count = redis.call('ZCARD', KEYS[2])
+        local values = {}
+        for i = 2, #ARGV do values[i - 1] = redis.call('HGET', KEYS[1], ARGV[i]) end
+        local relisted = 0
+        if count > tonumber(ARGV[1]) then
+          redis.call('SET', KEYS[3], '1')
+        elseif redis.call('DEL', KEYS[3]) == 1 then
+          relisted = 1
+        end
+        return {count, relisted, values}
         """;
 
     // Renews this instance's heartbeat; returns whether it was still known (not reaped, Redis not restarted empty)
@@ -48,17 +108,21 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         return {known and 1 or 0, redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))}
         """;
 
-    // Removes a dead instance's entries from every room it had; returns those rooms. Room keys are built from
-    // ARGV[1] (the presence key prefix), which is why this needs a single Redis rather than a cluster.
-    private const string ReapScript = """
+    // Removes a dead instance's entries from every room it had; returns the (room, user) pairs it changed, flat.
+    // Room keys are built from ARGV[1] (the presence key prefix), which is why this needs a single Redis rather than
+    // a cluster.
+    private const string ReapScript = UncountFunctions + "\n" + """
         local rooms = redis.call('SMEMBERS', KEYS[1])
         local changed = {}
         for _, room in ipairs(rooms) do
           local key = ARGV[1] .. room
           for _, field in ipairs(redis.call('HKEYS', key)) do
             if string.sub(field, 1, #ARGV[2]) == ARGV[2] then
+              local user = user_of(redis.call('HGET', key, field))
               redis.call('HDEL', key, field)
+              uncount(key .. ':users', key .. ':order', user)
               changed[#changed + 1] = room
+              changed[#changed + 1] = user
             end
           end
         end
@@ -69,7 +133,6 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
 
     private readonly MemoryPresenceTracker _local = new();
     private readonly RedisConnection _redis;
-    private readonly RoomBroadcaster _broadcaster;
     private readonly PresenceOptions _options;
     private readonly string _instanceId;
     private readonly string _roomKeyPrefix;
@@ -80,13 +143,11 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
 
     public RedisPresenceTracker(
         RedisConnection redis,
-        RoomBroadcaster broadcaster,
         BackplaneInstance instance,
         IOptions<CollabHubOptions> options,
         ILogger<RedisPresenceTracker> logger)
     {
         _redis = redis;
-        _broadcaster = broadcaster;
         _options = options.Value.Presence;
         _instanceId = instance.Id;
         _roomKeyPrefix = $"{options.Value.RedisPrefix}:presence:room:";
@@ -95,41 +156,118 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         _outage = new OutageLog(ex => LogPresenceFailing(ex), count => LogPresenceRecovered(count));
     }
 
+    public event Action<string, string>? Changed;
+
+    // A room's keys; room ids never contain ':', so the suffixed keys cannot be another room's.
     private string RoomKey(string roomId) => _roomKeyPrefix + roomId;
+
+    private RedisKey UsersKey(string roomId) => RoomKey(roomId) + ":users";
+
+    private RedisKey OrderKey(string roomId) => RoomKey(roomId) + ":order";
+
+    private RedisKey CountedKey(string roomId) => RoomKey(roomId) + ":counted";
 
     private string InstanceRoomsKey(string instanceId) => $"{_instancesKey}:{instanceId}:rooms";
 
     private string Field(string connectionId) => $"{_instanceId}:{connectionId}";
 
-    public async ValueTask<(IReadOnlyList<PresenceEntry> Presence, bool Changed)> AddAsync(string roomId, string connectionId, string userId, string name)
+    public async ValueTask AddAsync(string roomId, string connectionId, string userId, string name)
     {
-        var local = _local.Add(roomId, connectionId, userId, name);
+        var added = _local.Add(roomId, connectionId, userId, name);
         try
         {
-            var parts = (RedisResult[])(await AddInRedisAsync(roomId, connectionId, new PresenceMember(userId, name)))!;
+            added = (long)await AddInRedisAsync(roomId, connectionId, new PresenceMember(userId, name)) == 1;
             _outage.Succeeded();
-            return (Parse((RedisValue[])parts[1]!), (long)parts[0] == 1);
         }
         catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
         {
             OutageFailed(ex);
-            return local;
+        }
+        if (added)
+        {
+            Changed?.Invoke(roomId, userId);
         }
     }
 
-    public async ValueTask<IReadOnlyList<PresenceEntry>?> RemoveAsync(string roomId, string connectionId)
+    public async ValueTask RemoveAsync(string roomId, string connectionId)
     {
-        var local = _local.Remove(roomId, connectionId);
+        var userId = _local.Remove(roomId, connectionId);
         try
         {
-            var parts = (RedisResult[])(await EvaluateAsync(RemoveScript, [RoomKey(roomId)], [Field(connectionId)]))!;
+            var removed = await EvaluateAsync(RemoveScript, [RoomKey(roomId), UsersKey(roomId), OrderKey(roomId)], [Field(connectionId)]);
+            userId = removed.IsNull ? null : (string?)removed;
             _outage.Succeeded();
-            return (long)parts[0] == 1 ? Parse((RedisValue[])parts[1]!) : null;
         }
         catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
         {
             OutageFailed(ex);
-            return local;
+        }
+        if (userId is not null)
+        {
+            Changed?.Invoke(roomId, userId);
+        }
+    }
+
+    public async ValueTask<PresenceListing> ListAsync(string roomId, int max)
+    {
+        try
+        {
+            var parts = (RedisResult[])(await EvaluateAsync(ListScript, [UsersKey(roomId), OrderKey(roomId)], [max]))!;
+            _outage.Succeeded();
+            var ids = (string[])parts[1]!;
+            var values = (RedisValue[])parts[2]!;
+            var entries = new List<PresenceEntry>(ids.Length);
+            for (var i = 0; i < ids.Length; i++)
+            {
+                if (Entry(ids[i], i < values.Length ? values[i] : RedisValue.Null) is { } entry)
+                {
+                    entries.Add(entry);
+                }
+            }
+            return new PresenceListing([.. entries], (int)parts[0]);
+        }
+        catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
+        {
+            OutageFailed(ex);
+            return _local.List(roomId, max);
+        }
+    }
+
+    public async ValueTask<PresenceChanges> ReadAsync(string roomId, IReadOnlyCollection<string> userIds, int maxListed)
+    {
+        try
+        {
+            var arguments = new RedisValue[userIds.Count + 1];
+            arguments[0] = maxListed;
+            var i = 1;
+            foreach (var userId in userIds)
+            {
+                arguments[i++] = userId;
+            }
+            var parts = (RedisResult[])(await EvaluateAsync(ReadScript, [UsersKey(roomId), OrderKey(roomId), CountedKey(roomId)], arguments))!;
+            _outage.Succeeded();
+            var values = (RedisValue[])parts[2]!;
+            var present = new List<PresenceEntry>(userIds.Count);
+            var gone = new List<string>();
+            i = 0;
+            foreach (var userId in userIds)
+            {
+                if (Entry(userId, i < values.Length ? values[i] : RedisValue.Null) is { } entry)
+                {
+                    present.Add(entry);
+                }
+                else
+                {
+                    gone.Add(userId);
+                }
+                i++;
+            }
+            return new PresenceChanges([.. present], [.. gone], (int)parts[0], (long)parts[1] == 1);
+        }
+        catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
+        {
+            OutageFailed(ex);
+            return _local.Read(roomId, userIds, maxListed);
         }
     }
 
@@ -177,25 +315,35 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         }
     }
 
-    /// <summary>Removes an instance's entries and tells the rooms concerned who is left.</summary>
+    /// <summary>Removes an instance's entries and reports the users it changed, so this instance tells their rooms.</summary>
     private async Task ReapAsync(string instanceId)
     {
-        var rooms = (string[])(await EvaluateAsync(ReapScript, [InstanceRoomsKey(instanceId), _instancesKey],
-            [_roomKeyPrefix, instanceId + ":", instanceId]))!;
-        var changed = rooms.Distinct(StringComparer.Ordinal).ToList();
+        var changed = await ReapInRedisAsync(instanceId);
         if (instanceId != _instanceId && changed.Count > 0)
         {
-            LogReaped(instanceId, changed.Count);
+            LogReaped(instanceId, changed.Select(c => c.RoomId).Distinct(StringComparer.Ordinal).Count());
         }
-        foreach (var roomId in changed)
+        foreach (var (roomId, userId) in changed)
         {
-            _broadcaster.PresenceChanged(roomId, Parse(await _redis.Database.HashValuesAsync(RoomKey(roomId))));
+            Changed?.Invoke(roomId, userId);
         }
     }
 
-    private Task<RedisResult> AddInRedisAsync(string roomId, string connectionId, PresenceMember member) =>
-        EvaluateAsync(AddScript, [RoomKey(roomId), InstanceRoomsKey(_instanceId), _instancesKey],
-            [Field(connectionId), $"{member.UserId}\n{member.Name}", roomId, _instanceId]);
+    private async Task<List<(string RoomId, string UserId)>> ReapInRedisAsync(string instanceId)
+    {
+        var flat = (string[])(await EvaluateAsync(ReapScript, [InstanceRoomsKey(instanceId), _instancesKey],
+            [_roomKeyPrefix, instanceId + ":", instanceId]))!;
+        var changed = new List<(string, string)>(flat.Length / 2);
+        for (var i = 0; i + 1 < flat.Length; i += 2)
+        {
+            changed.Add((flat[i], flat[i + 1]));
+        }
+        return changed;
+    }
+
+    private async Task<long> AddInRedisAsync(string roomId, string connectionId, PresenceMember member) =>
+        (long)await EvaluateAsync(AddScript, [RoomKey(roomId), UsersKey(roomId), OrderKey(roomId), InstanceRoomsKey(_instanceId), _instancesKey],
+            [Field(connectionId), roomId, _instanceId, member.UserId, member.Name]);
 
     /// <summary>Runs a script; while Redis is unreachable, fails at once instead of waiting in the multiplexer's backlog.</summary>
     private Task<RedisResult> EvaluateAsync(string script, RedisKey[] keys, RedisValue[] values) =>
@@ -206,21 +354,19 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
     /// <summary>
     /// After an outage (joins and leaves meanwhile were not written; Redis may have kept stale entries or restarted
     /// empty; others may have reaped this instance), makes Redis hold exactly this instance's connections again, and
-    /// tells the rooms concerned.
+    /// reports every user concerned as changed.
     /// </summary>
     private async Task ResyncAsync()
     {
-        var reaped = (string[])(await EvaluateAsync(ReapScript, [InstanceRoomsKey(_instanceId), _instancesKey],
-            [_roomKeyPrefix, _instanceId + ":", _instanceId]))!;
-        var rooms = new HashSet<string>(reaped, StringComparer.Ordinal);
+        var changed = new HashSet<(string RoomId, string UserId)>(await ReapInRedisAsync(_instanceId));
         foreach (var (roomId, connectionId, member) in _local.Snapshot())
         {
             await AddInRedisAsync(roomId, connectionId, member);
-            rooms.Add(roomId);
+            changed.Add((roomId, member.UserId));
         }
-        foreach (var roomId in rooms)
+        foreach (var (roomId, userId) in changed)
         {
-            _broadcaster.PresenceChanged(roomId, Parse(await _redis.Database.HashValuesAsync(RoomKey(roomId))));
+            Changed?.Invoke(roomId, userId);
         }
     }
 
@@ -230,16 +376,18 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         _outage.Failed(exception);
     }
 
-    private static PresenceEntry[] Parse(RedisValue[] values)
+    /// <summary>A user's entry from its value in the room's users hash (<c>{connections}\n{name}</c>); null when it has none.</summary>
+    private static PresenceEntry? Entry(string userId, RedisValue value)
     {
-        var members = new List<PresenceMember>(values.Length);
-        foreach (var value in values)
+        var text = (string?)value;
+        if (text is null)
         {
-            var text = (string?)value ?? "";
-            var split = text.IndexOf('\n');
-            members.Add(split < 0 ? new PresenceMember(text, text) : new PresenceMember(text[..split], text[(split + 1)..]));
+            return null;
         }
-        return PresenceList.Of(members);
+        var split = text.IndexOf('\n');
+        return split > 0 && int.TryParse(text.AsSpan(0, split), out var connections)
+            ? new PresenceEntry(userId, text[(split + 1)..], connections)
+            : null;
     }
 
     [LoggerMessage(EventId = 6001, Level = LogLevel.Warning, Message = "Presence in Redis is unreachable; answering from this instance's connections until it heals")]

@@ -31,8 +31,8 @@ internal sealed partial class RoomBroadcaster(IHubContext<RoomsHub> hub, ILogger
         Observe(send, command.RoomId);
     }
 
-    public void PresenceChanged(string roomId, IReadOnlyList<PresenceEntry> presence) =>
-        Observe(hub.Clients.Group(roomId).SendAsync(HubEvents.PresenceChanged, roomId, presence), roomId);
+    public void PresenceDelta(string roomId, PresenceDelta delta) =>
+        Observe(hub.Clients.Group(roomId).SendAsync(HubEvents.PresenceDelta, roomId, delta), roomId);
 
     /// <summary>Not awaited either: a member that does not read its socket must not hold up the sender's calls.</summary>
     public void Signal(string roomId, string senderConnectionId, SignalEvent signal) =>

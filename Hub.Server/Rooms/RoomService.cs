@@ -24,6 +24,7 @@ internal sealed partial class RoomService
     private readonly ConnectionRegistry connections;
     private readonly ILogger<RoomService> _logger;
     private readonly LimitsOptions _limits;
+    private readonly int _maxListed;
 
     public RoomService(
         IHubContext<RoomsHub> hub,
@@ -45,6 +46,7 @@ internal sealed partial class RoomService
         this.connections = connections;
         _logger = logger;
         _limits = options.Value.Limits;
+        _maxListed = options.Value.Presence.MaxListed;
         access.Changed += OnAccessChanged;
     }
 
@@ -79,15 +81,16 @@ internal sealed partial class RoomService
             // Into the group before reading, so no change committed after the read is missed; one committed before
             // it may arrive as an event too, which the seq makes harmless.
             await hub.Groups.AddToGroupAsync(connection.ConnectionId, roomId, cancellationToken);
-            var (members, changed) = await presence.AddAsync(roomId, connection.ConnectionId, connection.UserId, connection.Name);
-            if (changed)
-            {
-                broadcaster.PresenceChanged(roomId, members);
-            }
+            // Presence work that does not grow with the room: count this connection (the room hears of it in a
+            // coalesced delta), and list at most MaxListed users for the answer. Listed after the group add, so every
+            // later change reaches the joiner as a delta.
+            await presence.AddAsync(roomId, connection.ConnectionId, connection.UserId, connection.Name);
+            var members = await presence.ListAsync(roomId, _maxListed);
 
             var page = await store.ReadAsync(Read(roomId, sinceSeq, _limits.MaxPageItems), cancellationToken);
             connection.SetSnapshotCursor(roomId, page.Full && page.HasMore ? new SnapshotCursor(page.Seq, page.SnapshotSeq) : null);
-            return new JoinResult(roomId, page.Seq, page.Full, page.Entries, page.Messages, members, page.HasMore, RoleNames.ToWire(role));
+            return new JoinResult(roomId, page.Seq, page.Full, page.Entries, page.Messages, members.Entries, page.HasMore,
+                RoleNames.ToWire(role), members.Count);
         }
         catch when (!alreadyIn)
         {
@@ -104,7 +107,7 @@ internal sealed partial class RoomService
             return;
         }
         await hub.Groups.RemoveFromGroupAsync(connection.ConnectionId, roomId);
-        await RemovePresenceAsync(connection, roomId);
+        await presence.RemoveAsync(roomId, connection.ConnectionId);
     }
 
     /// <summary>Called when the connection is gone: SignalR drops its groups itself; presence is ours to fix.</summary>
@@ -113,7 +116,7 @@ internal sealed partial class RoomService
         connections.Remove(connection);
         foreach (var roomId in connection.RemoveAll())
         {
-            await RemovePresenceAsync(connection, roomId);
+            await presence.RemoveAsync(roomId, connection.ConnectionId);
         }
     }
 
@@ -220,12 +223,4 @@ internal sealed partial class RoomService
 
     public void Signal(ConnectionRooms connection, string roomId, JsonElement payload) =>
         broadcaster.Signal(roomId, connection.ConnectionId, new SignalEvent(connection.UserId, connection.Name, connection.Tag, payload));
-
-    private async Task RemovePresenceAsync(ConnectionRooms connection, string roomId)
-    {
-        if (await presence.RemoveAsync(roomId, connection.ConnectionId) is { } members)
-        {
-            broadcaster.PresenceChanged(roomId, members);
-        }
-    }
 }

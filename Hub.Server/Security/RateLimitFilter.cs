@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Threading.RateLimiting;
+using System.Runtime.InteropServices;
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Hubs;
@@ -16,26 +16,30 @@ namespace CollabHub.Server.Security;
 /// nobody else. The first refusal of a connection is logged; later ones are counted and logged when it closes.
 /// Writes pass through without an await, so they reach the writer's queue in the order they arrived (RoomsHub).
 /// </summary>
-internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
+/// <remarks>
+/// The buckets (<see cref="TokenBucket"/>) refill from the clock when used: an idle connection's five cost no timer.
+/// </remarks>
+internal sealed partial class RateLimitFilter : IHubFilter
 {
-    private const string StateKey = nameof(RateLimitFilter);
-
     private readonly RateLimitOptions _options;
     private readonly ConcurrentDictionary<string, UserBuckets> _users = new(StringComparer.Ordinal);
+    private readonly TimeProvider _clock;
     private readonly ILogger<RateLimitFilter> _logger;
 
-    public RateLimitFilter(IOptions<CollabHubOptions> options, ILogger<RateLimitFilter> logger)
+    public RateLimitFilter(IOptions<CollabHubOptions> options, TimeProvider clock, ILogger<RateLimitFilter> logger)
     {
         _options = options.Value.Limits.Rates;
+        _clock = clock;
         _logger = logger;
     }
 
     public async Task OnConnectedAsync(HubLifetimeContext context, Func<HubLifetimeContext, Task> next)
     {
         var user = context.Context.UserIdentifier ?? context.Context.ConnectionId;
-        var buckets = _users.AddOrUpdate(user, _ => new UserBuckets(_options), (_, existing) => existing.Retain());
-        var connection = new ConnectionBuckets(user, buckets, _options);
-        context.Context.Items[StateKey] = connection;
+        var buckets = _users.AddOrUpdate(user, _ => new UserBuckets(_options, _clock), (_, existing) => existing.Retain());
+        var connection = new ConnectionBuckets(user, buckets, _options, _clock);
+        // In the connection's features rather than Context.Items, which would cost each connection a dictionary.
+        context.Context.Features.Set(connection);
         try
         {
             await next(context);
@@ -43,7 +47,7 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
         catch
         {
             // A refused connection (e.g. too_many_connections) never gets OnDisconnectedAsync: let go of its buckets now.
-            context.Context.Items.Remove(StateKey);
+            context.Context.Features.Set<ConnectionBuckets>(null);
             Release(connection);
             throw;
         }
@@ -57,7 +61,7 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
         }
         finally
         {
-            if (context.Context.Items.TryGetValue(StateKey, out var state) && state is ConnectionBuckets connection)
+            if (context.Context.Features.Get<ConnectionBuckets>() is { } connection)
             {
                 if (connection.Refused > 1)
                 {
@@ -70,17 +74,15 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
 
     private void Release(ConnectionBuckets connection)
     {
-        connection.Dispose();
         if (connection.UserBuckets.Release())
         {
             _users.TryRemove(new KeyValuePair<string, UserBuckets>(connection.User, connection.UserBuckets));
-            connection.UserBuckets.Dispose();
         }
     }
 
     public ValueTask<object?> InvokeMethodAsync(HubInvocationContext context, Func<HubInvocationContext, ValueTask<object?>> next)
     {
-        if (!context.Context.Items.TryGetValue(StateKey, out var state) || state is not ConnectionBuckets connection)
+        if (context.Context.Features.Get<ConnectionBuckets>() is not { } connection)
         {
             return next(context);
         }
@@ -105,30 +107,43 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
         }
     }
 
-    private void Acquire(RateLimiter own, RateLimiter? shared, ConnectionBuckets connection, HubInvocationContext context, string kind)
+    private void Acquire(TokenBucket own, TokenBucket? shared, ConnectionBuckets connection, HubInvocationContext context, string kind)
     {
-        using var ownLease = own.AttemptAcquire();
-        if (!ownLease.IsAcquired)
+        if (!own.TryTake())
         {
             throw Refuse(connection, context, kind, "this connection");
         }
-        using var sharedLease = shared?.AttemptAcquire();
-        if (sharedLease is { IsAcquired: false })
+        if (shared is not null && !shared.TryTake())
         {
             throw Refuse(connection, context, kind, "this user");
         }
     }
 
-    private static async ValueTask<object?> ChargeReadAsync(ValueTask<object?> read, ByteBudget budget)
+    private static async ValueTask<object?> ChargeReadAsync(ValueTask<object?> read, TokenBucket budget)
     {
         var result = await read;
         budget.Charge(result switch
         {
-            JoinResult join => ByteBudget.SizeOf(join.Entries, join.Messages),
-            SyncResult sync => ByteBudget.SizeOf(sync.Entries, sync.Messages),
+            JoinResult join => SizeOf(join.Entries, join.Messages),
+            SyncResult sync => SizeOf(sync.Entries, sync.Messages),
             _ => 0,
         });
         return result;
+    }
+
+    /// <summary>What a read answer costs: the UTF-8 JSON of its values and bodies (keys and envelopes are bounded by the item count).</summary>
+    private static long SizeOf(IReadOnlyList<Entry> entries, IReadOnlyList<Message> messages)
+    {
+        long bytes = 0;
+        foreach (var entry in entries)
+        {
+            bytes += entry.Key.Length + (entry.Value is { } value ? JsonMarshal.GetRawUtf8Value(value).Length : 0);
+        }
+        foreach (var message in messages)
+        {
+            bytes += JsonMarshal.GetRawUtf8Value(message.Body).Length;
+        }
+        return bytes;
     }
 
     private HubException Refuse(ConnectionBuckets connection, HubInvocationContext context, string kind, string who)
@@ -140,48 +155,24 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
         return HubErrors.Create(ErrorCodes.RateLimited, $"too many {kind} from {who}; slow down and retry");
     }
 
-    public void Dispose()
-    {
-        foreach (var user in _users.Values)
-        {
-            user.Dispose();
-        }
-    }
-
-    private static TokenBucketRateLimiter Bucket(int perSecond, int burst) => new(new TokenBucketRateLimiterOptions
-    {
-        TokenLimit = burst,
-        TokensPerPeriod = perSecond,
-        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-        QueueLimit = 0,
-        AutoReplenishment = true,
-    });
-
-    private sealed class ConnectionBuckets(string user, UserBuckets userBuckets, RateLimitOptions options) : IDisposable
+    private sealed class ConnectionBuckets(string user, UserBuckets userBuckets, RateLimitOptions options, TimeProvider clock)
     {
         public int Refused;
         public string User { get; } = user;
         public UserBuckets UserBuckets { get; } = userBuckets;
-        public TokenBucketRateLimiter Writes { get; } = Bucket(options.WritesPerSecond, options.WriteBurst);
-        public TokenBucketRateLimiter Signals { get; } = Bucket(options.SignalsPerSecond, options.SignalBurst);
-        public TokenBucketRateLimiter Reads { get; } = Bucket(options.ReadsPerSecond, options.ReadBurst);
-
-        public void Dispose()
-        {
-            Writes.Dispose();
-            Signals.Dispose();
-            Reads.Dispose();
-        }
+        public TokenBucket Writes { get; } = new(options.WritesPerSecond, options.WriteBurst, clock);
+        public TokenBucket Signals { get; } = new(options.SignalsPerSecond, options.SignalBurst, clock);
+        public TokenBucket Reads { get; } = new(options.ReadsPerSecond, options.ReadBurst, clock);
     }
 
     /// <summary>A user's shared buckets, counted by the connections holding them.</summary>
-    private sealed class UserBuckets(RateLimitOptions options) : IDisposable
+    private sealed class UserBuckets(RateLimitOptions options, TimeProvider clock)
     {
         private int _holders = 1;
 
-        public TokenBucketRateLimiter Writes { get; } = Bucket(options.UserWritesPerSecond, options.UserWriteBurst);
-        public TokenBucketRateLimiter Signals { get; } = Bucket(options.UserSignalsPerSecond, options.UserSignalBurst);
-        public ByteBudget ReadBytes { get; } = new(options.UserReadBytesPerSecond, options.UserReadBytesBurst, TimeProvider.System);
+        public TokenBucket Writes { get; } = new(options.UserWritesPerSecond, options.UserWriteBurst, clock);
+        public TokenBucket Signals { get; } = new(options.UserSignalsPerSecond, options.UserSignalBurst, clock);
+        public TokenBucket ReadBytes { get; } = new(options.UserReadBytesPerSecond, options.UserReadBytesBurst, clock);
 
         public UserBuckets Retain()
         {
@@ -191,12 +182,6 @@ internal sealed partial class RateLimitFilter : IHubFilter, IDisposable
 
         /// <summary>True when the last holder let go.</summary>
         public bool Release() => Interlocked.Decrement(ref _holders) == 0;
-
-        public void Dispose()
-        {
-            Writes.Dispose();
-            Signals.Dispose();
-        }
     }
 
     [LoggerMessage(EventId = 7101, Level = LogLevel.Warning, Message = "Rate limit: refused {Kind} of user {User} on connection {ConnectionId} (limit of {Who}); further refusals are counted")]

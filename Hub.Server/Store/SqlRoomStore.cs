@@ -301,11 +301,14 @@ internal sealed partial class SqlRoomStore(
             .FirstOrDefaultAsync(cancellationToken);
         long roomSeq = room?.Seq ?? 0, purgedSeq = room?.PurgedSeq ?? 0;
 
-        var page = read.SinceSeq is { } since
-            && since <= roomSeq
-            && (since >= purgedSeq || read.SnapshotSeq is not null)
-            ? await ReadDeltaAsync(db, read, since, roomSeq, cancellationToken)
-            : await ReadFullAsync(db, read, roomSeq, cancellationToken);
+        var delta = read.SinceSeq is { } since && since <= roomSeq && (since >= purgedSeq || read.SnapshotSeq is not null);
+        // Every write takes a seq, so nothing lies past the room's seq: a rejoin that is up to date (a reconnect storm)
+        // and a room never written need no query beyond the seq's.
+        var page = (delta ? read.SinceSeq!.Value : 0) == roomSeq
+            ? new RoomPage(roomSeq, roomSeq, !delta, [], [], false)
+            : delta
+                ? await ReadDeltaAsync(db, read, read.SinceSeq!.Value, roomSeq, cancellationToken)
+                : await ReadFullAsync(db, read, roomSeq, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return page;
     }

@@ -17,7 +17,7 @@ internal sealed class RawHubClient : IAsyncDisposable
         connection.On<string, Entry>(HubEvents.Changed, (room, entry) => _events.Enqueue((HubEvents.Changed, room, entry)));
         connection.On<string, Message>(HubEvents.Posted, (room, message) => _events.Enqueue((HubEvents.Posted, room, message)));
         connection.On<string, SignalEvent>(HubEvents.Signaled, (room, signal) => _events.Enqueue((HubEvents.Signaled, room, signal)));
-        connection.On<string, PresenceEntry[]>(HubEvents.PresenceChanged, (room, presence) => _events.Enqueue((HubEvents.PresenceChanged, room, presence)));
+        connection.On<string, PresenceDelta>(HubEvents.PresenceDelta, (room, delta) => _events.Enqueue((HubEvents.PresenceDelta, room, delta)));
         connection.On<string, AccessChange>(HubEvents.AccessChanged, (room, change) => _events.Enqueue((HubEvents.AccessChanged, room, change)));
         connection.Closed += error =>
         {
@@ -56,7 +56,7 @@ internal sealed class RawHubClient : IAsyncDisposable
         var deadline = DateTime.UtcNow + TestClients.Timeout;
         while (!Events.Any(match))
         {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}; got: {string.Join(", ", Events.Select(e => $"{e.Event}@{e.RoomId}"))}");
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}; got: {string.Join(", ", Events.Select(e => $"{e.Event}@{e.RoomId} {System.Text.Json.JsonSerializer.Serialize(e.Payload)}"))}");
             await Task.Delay(50);
         }
     }

@@ -127,7 +127,7 @@ public sealed class RoomAccessTests : IAsyncLifetime
             Assert.Equal(ErrorCodes.Forbidden, await bob.ErrorOfAsync(HubMethods.Join, new JoinRequest(room)));
         }
         var changed = await ada.InvokeAsync<WriteResult>(HubMethods.Set, new SetRequest(room, "after", One));
-        await ada.WaitForAsync(e => e.Event == HubEvents.PresenceChanged && ((PresenceEntry[])e.Payload) is [{ UserId: "ada" }], "bob leaving presence");
+        await ada.WaitForAsync(e => e.Event == HubEvents.PresenceDelta && ((PresenceDelta)e.Payload) is { Removed: ["bob"], Count: 1 }, "bob leaving presence");
         // A fence in a room bob is still in shows he got nothing of the revoked one after the revocation.
         var fence = TestClients.NewRoom();
         await bobThere.InvokeAsync<JoinResult>(HubMethods.Join, new JoinRequest(fence));

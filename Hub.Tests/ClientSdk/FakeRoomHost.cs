@@ -144,7 +144,7 @@ internal static class Wire
 
     public static JoinResult Join(long seq, bool full, IEnumerable<object>? items = null, bool hasMore = false, params string[] present) =>
         new("room", seq, full, [.. (items ?? []).OfType<Entry>()], [.. (items ?? []).OfType<Message>()],
-            [.. present.Select(p => new PresenceEntry(p, p, 1))], hasMore);
+            [.. present.Select(p => new PresenceEntry(p, p, 1))], hasMore, PresenceCount: present.Length);
 
     public static SyncResult Sync(long seq, IEnumerable<object>? items = null, bool hasMore = false, bool full = false) =>
         new("room", seq, [.. (items ?? []).OfType<Entry>()], [.. (items ?? []).OfType<Message>()], hasMore, full);

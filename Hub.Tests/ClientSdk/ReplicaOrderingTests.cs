@@ -272,7 +272,7 @@ public sealed class ReplicaOrderingTests
 
         room.Detach(first);
         room.OnChanged(first, Set("b", 2));
-        room.OnPresenceChanged(first, [new PresenceEntry("eve", "eve", 1)]);
+        room.OnPresenceDelta(first, new PresenceDelta([new PresenceEntry("eve", "eve", 1)], [], 1));
 
         Assert.Equal(1, room.Seq);
         Assert.False(room.IsSynced);
@@ -281,7 +281,7 @@ public sealed class ReplicaOrderingTests
     }
 
     [Fact]
-    public async Task A_presence_event_after_the_join_was_sent_wins_over_the_answers_list()
+    public async Task Presence_deltas_that_arrive_before_the_join_answer_are_applied_over_its_list()
     {
         var owner = new FakeRoomOwner();
         var room = owner.NewRoom();
@@ -289,10 +289,32 @@ public sealed class ReplicaOrderingTests
         room.Attach(channel);
         var join = await channel.NextAsync<JoinResult>();
 
-        room.OnPresenceChanged(channel, [new PresenceEntry("ada", "ada", 1), new PresenceEntry("bob", "bob", 1)]);
-        await join.AnswerAsync(Join(0, full: true, present: "ada"));
+        room.OnPresenceDelta(channel, new PresenceDelta([new PresenceEntry("bob", "bob", 1)], [], 3));
+        room.OnPresenceDelta(channel, new PresenceDelta([new PresenceEntry("cyd", "cyd", 2)], ["eve"], 3));
+        Assert.Empty(room.Presence);
+        await join.AnswerAsync(Join(0, full: true, present: ["ada", "eve"]));
 
-        Assert.Equal(["ada", "bob"], room.Presence.Select(p => p.UserId));
+        Assert.Equal([("ada", 1), ("bob", 1), ("cyd", 2)], room.Presence.Select(p => (p.UserId, p.Connections)));
+        Assert.Equal(3, room.PresenceCount);
+    }
+
+    [Fact]
+    public async Task Presence_deltas_update_the_list_and_a_counted_room_changes_only_the_count_until_a_full_list_replaces_it()
+    {
+        var (room, channel, events) = await JoinedAsync(new FakeRoomOwner(), Join(0, full: true, present: ["ada", "bob"]));
+
+        room.OnPresenceDelta(channel, new PresenceDelta([new PresenceEntry("ada", "Ada L.", 2), new PresenceEntry("cyd", "cyd", 1)], ["bob"], 2));
+        Assert.Equal([("ada", "Ada L.", 2), ("cyd", "cyd", 1)], room.Presence.Select(p => (p.UserId, p.Name, p.Connections)));
+        Assert.Equal(2, room.PresenceCount);
+
+        room.OnPresenceDelta(channel, new PresenceDelta(null, null, 5000));
+        Assert.Equal(["ada", "cyd"], room.Presence.Select(p => p.UserId));
+        Assert.Equal(5000, room.PresenceCount);
+
+        room.OnPresenceDelta(channel, new PresenceDelta([new PresenceEntry("dan", "dan", 1)], [], 1, Full: true));
+        Assert.Equal(["dan"], room.Presence.Select(p => p.UserId));
+        Assert.Equal(1, room.PresenceCount);
+        Assert.Equal(4, events.Presence.Count);
     }
 
     [Fact]

@@ -21,7 +21,7 @@ internal sealed class HubPeer : IAsyncDisposable
     {
         Connection = connection;
         Name = name;
-        foreach (var eventName in new[] { HubEvents.Changed, HubEvents.Posted, HubEvents.Signaled, HubEvents.PresenceChanged, HubEvents.AccessChanged })
+        foreach (var eventName in new[] { HubEvents.Changed, HubEvents.Posted, HubEvents.Signaled, HubEvents.PresenceDelta, HubEvents.AccessChanged })
         {
             connection.On<string, JsonElement>(eventName, (room, payload) => _events.Enqueue(new PeerEvent(eventName, room, payload)));
         }

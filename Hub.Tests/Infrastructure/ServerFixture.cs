@@ -38,6 +38,9 @@ internal static class TestSettings
     public const int MaxValueBytes = 4096;
     public const int MaxRoomsPerConnection = 8;
 
+    /// <summary>Rooms of more users are counted, not listed (Hub.Tests/js/sdk-tests.mjs relies on this value).</summary>
+    public const int MaxListedPresence = 4;
+
     public static IReadOnlyDictionary<string, string> Small { get; } = new Dictionary<string, string>
     {
         ["CollabHub:Limits:MaxPageItems"] = MaxPageItems.ToString(),
@@ -49,5 +52,6 @@ internal static class TestSettings
         // Pages of 20 items make a room's reads many times more than with the default 500: the read limits scale with them.
         ["CollabHub:Limits:Rates:ReadsPerSecond"] = "1000",
         ["CollabHub:Limits:Rates:ReadBurst"] = "5000",
+        ["CollabHub:Presence:MaxListed"] = MaxListedPresence.ToString(),
     };
 }

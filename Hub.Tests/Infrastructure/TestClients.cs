@@ -118,7 +118,29 @@ internal sealed class EventLog
         client.Changed += (room, entry) => Add("changed", room, entry);
         client.Posted += (room, message) => Add("posted", room, message);
         client.Signaled += (room, signal) => Add("signaled", room, signal);
-        client.PresenceChanged += (room, presence) => Add("presence", room, presence);
+        // The list as a member that joined before the others would have it: the deltas applied from nothing.
+        var lists = new Dictionary<string, SortedDictionary<string, PresenceEntry>>(StringComparer.Ordinal);
+        client.PresenceDelta += (room, delta) =>
+        {
+            Add("delta", room, delta);
+            lock (lists)
+            {
+                var list = lists.TryGetValue(room, out var known) ? known : lists[room] = new(StringComparer.Ordinal);
+                if (delta.Full)
+                {
+                    list.Clear();
+                }
+                foreach (var userId in delta.Removed ?? [])
+                {
+                    list.Remove(userId);
+                }
+                foreach (var entry in delta.Upserts ?? [])
+                {
+                    list[entry.UserId] = entry;
+                }
+                Add("presence", room, (IReadOnlyList<PresenceEntry>)[.. list.Values]);
+            }
+        };
     }
 
     public IReadOnlyList<(string Kind, string RoomId, object Payload)> All => [.. _events];
@@ -128,6 +150,8 @@ internal sealed class EventLog
     public IEnumerable<Message> Posts(string roomId) => All.Where(e => e.Kind == "posted" && e.RoomId == roomId).Select(e => (Message)e.Payload);
 
     public IEnumerable<SignalEvent> Signals(string roomId) => All.Where(e => e.Kind == "signaled" && e.RoomId == roomId).Select(e => (SignalEvent)e.Payload);
+
+    public IEnumerable<PresenceDelta> PresenceDeltas(string roomId) => All.Where(e => e.Kind == "delta" && e.RoomId == roomId).Select(e => (PresenceDelta)e.Payload);
 
     public IEnumerable<IReadOnlyList<PresenceEntry>> Presence(string roomId) =>
         All.Where(e => e.Kind == "presence" && e.RoomId == roomId).Select(e => (IReadOnlyList<PresenceEntry>)e.Payload);

@@ -51,7 +51,7 @@ function connect(name, options) {
     .configureLogging(signalR.LogLevel.Warning)
     .build();
   // Every connection in the room receives these; no-op handlers keep the client from warning about them.
-  for (const event of ["Changed", "Posted", "Signaled", "PresenceChanged"]) {
+  for (const event of ["Changed", "Posted", "Signaled", "PresenceDelta"]) {
     connection.on(event, () => {});
   }
   connections.push(connection);

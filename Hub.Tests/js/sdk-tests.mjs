@@ -288,24 +288,60 @@ test("post and messages: kept by seq, bounded by maxMessages", { timeout: TEST_T
   assert.deepEqual(a.messages.map(m => m.id), posted.map(p => p.message.id));
 });
 
-test("presence: replaced on PresenceChanged", { timeout: TEST_TIMEOUT }, async () => {
+test("presence: the Join answer's list, then PresenceDelta events, with presenceCount", { timeout: TEST_TIMEOUT }, async () => {
   const id = roomId("presence");
   const ada = makeClient("ada");
   const bob = makeClient("bob");
-  await Promise.all([ada.start(), bob.start()]);
+  const bob2 = makeClient("bob");
+  await Promise.all([ada.start(), bob.start(), bob2.start()]);
   const a = await ada.join(id);
   assert.deepEqual(a.presence.map(p => p.userId), ["ada"]);
+  assert.equal(a.presenceCount, 1);
   const seen = [];
-  a.on("presence", p => seen.push(p.map(x => x.userId)));
+  a.on("presence", (p, count) => seen.push([p.map(x => `${x.userId}:${x.connections}`), count]));
   const b = await bob.join(id);
   assert.deepEqual(b.presence.map(p => p.userId), ["ada", "bob"]);
+  assert.equal(b.presenceCount, 2);
   await waitFor(() => a.presence.length === 2, "ada to see bob");
-  assert.deepEqual(seen.at(-1), ["ada", "bob"]);
+  assert.deepEqual(seen.at(-1), [["ada:1", "bob:1"], 2]);
+  const b2 = await bob2.join(id);
+  await waitFor(() => a.presence.find(p => p.userId === "bob")?.connections === 2, "ada to see bob's second connection");
+  assert.equal(a.presenceCount, 2);
+  await b2.leave();
   await b.leave();
   await waitFor(() => a.presence.length === 1, "ada to see bob leave");
   assert.deepEqual(a.presence.map(p => p.userId), ["ada"]);
+  assert.equal(a.presenceCount, 1);
+  assert.deepEqual(seen.at(-1), [["ada:1"], 1]);
   assert.deepEqual(bob.rooms, []);
   await assert.rejects(b.set("k", 1), { code: "not_joined" });
+});
+
+// TestSettings.MaxListedPresence in Hub.Tests/Infrastructure/ServerFixture.cs: the test server lists rooms of up to 4 users.
+const MAX_LISTED = 4;
+
+test("presence: above MaxListed counted, not listed; back under it, the whole list again", { timeout: TEST_TIMEOUT }, async () => {
+  const id = roomId("crowd");
+  const names = ["u1", "u2", "u3", "u4", "u5", "u6"];
+  const clients = names.map(name => makeClient(name));
+  await Promise.all(clients.map(c => c.start()));
+  const first = await clients[0].join(id);
+  const rooms = [first];
+  for (const client of clients.slice(1)) {
+    rooms.push(await client.join(id));
+  }
+  const last = rooms.at(-1);
+  assert.equal(last.presenceCount, names.length);
+  assert.deepEqual(last.presence.map(p => p.userId), names.slice(0, MAX_LISTED), "the first MAX_LISTED by userId");
+  await waitFor(() => first.presenceCount === names.length, "the first member to count everyone");
+  assert.ok(first.presence.length <= MAX_LISTED, "a counted room's deltas carry no list");
+
+  for (const room of rooms.slice(3)) {
+    await room.leave();
+  }
+  await waitFor(() => first.presenceCount === 3, "the count back to 3");
+  await waitFor(() => first.presence.length === 3, "the whole list again");
+  assert.deepEqual(first.presence.map(p => p.userId), ["u1", "u2", "u3"]);
 });
 
 test("signal: reaches the others, not the sender, and is not stored", { timeout: TEST_TIMEOUT }, async () => {

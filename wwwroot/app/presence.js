@@ -1,4 +1,5 @@
-// Who is here (avatars from the room's presence) and where they are pointing (live cursors through Signal, never
+// Who is here (avatars from the room's presence: a handful, then "+N" from the room's count, which in a room of
+// thousands is more than the server lists) and where they are pointing (live cursors through Signal, never
 // stored). Signals are sent at most 20 times a second; one carries the pointer and, while a note is moved, the
 // note's position, so that others see it move before the move is saved.
 //
@@ -34,9 +35,9 @@ export class Presence {
     this.drag = null;
     this.send = throttle(() => this.sendNow(), SEND_INTERVAL_MS);
 
-    room.on("presence", presence => this.renderAvatars(presence));
+    room.on("presence", (presence, count) => this.renderAvatars(presence, count));
     room.on("signal", signal => this.onSignal(signal));
-    this.renderAvatars(room.presence);
+    this.renderAvatars(room.presence, room.presenceCount);
 
     surface.addEventListener("pointermove", event => {
       if (event.pointerType === "touch") {
@@ -137,7 +138,9 @@ export class Presence {
     }
   }
 
-  renderAvatars(presence) {
+  /** `presence` lists the room's members, or only some of them when `count` (the room's number of users) is larger. */
+  renderAvatars(presence, count = presence.length) {
+    const total = Math.max(count, presence.length);
     let changed = false;
     for (const person of presence) {
       if (person?.userId && person.name && this.names.get(person.userId) !== person.name) {
@@ -145,11 +148,13 @@ export class Presence {
         changed = true;
       }
     }
-    // Cursors of people who left go at once.
-    const here = new Set(presence.map(p => p.userId));
-    for (const [key, cursor] of this.cursors) {
-      if (!here.has(cursor.userId)) {
-        this.removeCursor(key);
+    // Cursors of people who left go at once (when everyone is listed; otherwise they fade out by themselves).
+    if (total === presence.length) {
+      const here = new Set(presence.map(p => p.userId));
+      for (const [key, cursor] of this.cursors) {
+        if (!here.has(cursor.userId)) {
+          this.removeCursor(key);
+        }
       }
     }
 
@@ -170,15 +175,17 @@ export class Presence {
       return h("li", { class: `avatars__item${you ? " avatars__item--you" : ""}`, attrs: { title: label + devices }, data: { userId: person.userId } },
         avatar(person.userId, name), h("span", { class: "visually-hidden", text: label + devices }));
     });
-    if (people.length > MAX_AVATARS) {
-      const rest = people.slice(MAX_AVATARS).map(p => p.name ?? p.userId);
-      items.push(h("li", { class: "avatars__item avatars__more", attrs: { title: rest.join(", ") } },
-        h("span", { class: "avatar avatar--more", text: `+${rest.length}`, attrs: { "aria-hidden": "true" } }),
-        h("span", { class: "visually-hidden", text: `and ${rest.join(", ")}` })));
+    const more = total - items.length;
+    if (more > 0) {
+      // Named in the tooltip when everyone is listed and they are few; otherwise counted.
+      const rest = total === people.length && more <= 50 ? people.slice(MAX_AVATARS).map(p => p.name ?? p.userId).join(", ") : `${more} more people`;
+      items.push(h("li", { class: "avatars__item avatars__more", attrs: { title: rest } },
+        h("span", { class: "avatar avatar--more", text: `+${more}`, attrs: { "aria-hidden": "true" } }),
+        h("span", { class: "visually-hidden", text: `and ${rest}` })));
     }
     this.list.replaceChildren(...items);
-    this.list.setAttribute("aria-label", `${people.length} ${people.length === 1 ? "person" : "people"} in this room`);
-    this.list.dataset.count = String(people.length);
+    this.list.setAttribute("aria-label", `${total} ${total === 1 ? "person" : "people"} in this room`);
+    this.list.dataset.count = String(total);
     if (changed) {
       this.onNames();
     }

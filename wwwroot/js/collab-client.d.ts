@@ -70,6 +70,17 @@ export interface PresenceEntry {
   connections: number;
 }
 
+/**
+ * The PresenceDelta event's argument: who arrived or changed (whole entries) and who left, coalesced per room; only
+ * `count` while the room has more users than the server lists; `full` when `upserts` is the whole list.
+ */
+export interface PresenceDelta {
+  upserts?: PresenceEntry[];
+  removed?: string[];
+  count: number;
+  full?: boolean;
+}
+
 export interface SignalEvent {
   /** Sender's user id. */
   from: string;
@@ -286,8 +297,11 @@ export interface RoomEvents {
   change: (event: ChangeEvent) => void;
   /** A message was added (from an event, a page, or a gap fill), once per seq. */
   message: (message: Message) => void;
-  /** The room's members changed (replaced as a whole). */
-  presence: (presence: PresenceEntry[]) => void;
+  /**
+   * The room's members or their count changed (from the Join answer, or a coalesced PresenceDelta): the listed
+   * members sorted by userId, and the room's number of users (more than listed above the server's MaxListed).
+   */
+  presence: (presence: PresenceEntry[], count: number) => void;
   /** Another connection in the room sent a signal. */
   signal: (signal: SignalEvent) => void;
   /** The confirmed replica's position moved (for tests and diagnostics: no gap, no repeat). */
@@ -316,8 +330,13 @@ export declare class Room implements Events<RoomEvents> {
   readonly pending: number;
   /** The kept messages (the most recent maxMessages), by seq. A copy. */
   readonly messages: Message[];
-  /** The members as last reported. A copy. */
+  /**
+   * The members as last reported, sorted by userId. A copy. Above the server's MaxListed users, only part of them
+   * (as last listed): presenceCount has the number.
+   */
   readonly presence: PresenceEntry[];
+  /** The room's number of users, as last reported. */
+  readonly presenceCount: number;
   /** This user's role in the room (JoinResult.role, then AccessChanged); "editor" in open rooms; null before the join. */
   readonly role: "owner" | "editor" | "viewer" | "none" | null;
 

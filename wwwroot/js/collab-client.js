@@ -371,10 +371,12 @@ export class Room extends Emitter {
     this._overlay = new Map();        // key -> [op]: queued or acknowledged-but-not-yet-confirmed writes
     this._messages = [];              // sorted by seq, at most maxMessages
     this._messageSeqs = new Set();
-    this._presence = [];
+    this._presence = new Map();       // userId -> PresenceEntry: the listed members
+    this._presenceList = [];          // the same, sorted by userId (null when it must be made again)
+    this._presenceCount = 0;          // the room's number of users (may exceed the listed ones)
     this._role = null;                // "owner" | "editor" | "viewer" from the Join answer and AccessChanged
     this._held = new Map();           // position -> { kind, item }: events waiting for their turn
-    this._heldPresence = null;
+    this._heldPresence = null;        // PresenceDelta events merged while a Join is answered: { full, changes, count }
     this._busy = null;                // token of the Join or Sync fill that runs, or null
     this._fillTarget = 0;             // a write answer's seq the replica must reach
     this._fillRetry = null;           // timer of a fill retried after a temporary error
@@ -420,9 +422,18 @@ export class Room extends Emitter {
     return this._role;
   }
 
-  /** The room's members: [{ userId, name, connections }], as last reported. */
+  /**
+   * The room's members: [{ userId, name, connections }] sorted by userId, as last reported. In a room with more users
+   * than the server lists (CollabHub:Presence:MaxListed), only part of them, as last listed: see presenceCount.
+   */
   get presence() {
-    return this._presence.slice();
+    this._presenceList ??= [...this._presence.values()].sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+    return this._presenceList.slice();
+  }
+
+  /** How many users are in the room, as last reported (also when fewer are listed in presence). */
+  get presenceCount() {
+    return this._presenceCount;
   }
 
   /** The entry of `key` as the app sees it (pending writes included), or undefined when absent. */
@@ -776,15 +787,44 @@ export class Room extends Emitter {
     this._drain();
   }
 
-  _onPresence(presence) {
-    if (!Array.isArray(presence)) {
+  /**
+   * PresenceDelta: { upserts, removed, count } (or only { count } while the room is counted; full: the whole list).
+   * While a Join is answered, held and merged per user: the answer's list comes first, then what was held.
+   */
+  _onPresence(delta) {
+    if (typeof delta?.count !== "number") {
       return;
     }
+    const listed = Array.isArray(delta.upserts);
     if (this._busy?.kind === "join") {
-      this._heldPresence = presence;
+      const held = (this._heldPresence ??= { full: null, changes: new Map(), count: null });
+      held.count = delta.count;
+      if (listed && delta.full) {
+        held.full = delta.upserts;
+        held.changes.clear();
+      } else if (listed) {
+        for (const userId of delta.removed ?? []) {
+          held.changes.set(userId, null);
+        }
+        for (const entry of delta.upserts) {
+          held.changes.set(entry.userId, entry);
+        }
+      }
       return;
     }
-    this._setPresence(presence);
+    this._presenceCount = delta.count;
+    if (listed) {
+      if (delta.full) {
+        this._presence.clear();
+      }
+      for (const userId of delta.removed ?? []) {
+        this._presence.delete(userId);
+      }
+      for (const entry of delta.upserts) {
+        this._presence.set(entry.userId, entry);
+      }
+    }
+    this._presenceChanged();
   }
 
   /** AccessChanged: the user's role in the room changed; "none" means the server took the connection out. */
@@ -802,10 +842,29 @@ export class Room extends Emitter {
     }
   }
 
-  _setPresence(presence) {
-    this._presence = presence;
+  /** The Join answer's presence, then the deltas held meanwhile. */
+  _setJoinedPresence(presence, count) {
+    const held = this._heldPresence;
+    this._heldPresence = null;
+    this._presence = new Map((held?.full ?? presence).map(entry => [entry.userId, entry]));
+    this._presenceCount = count;
+    if (held) {
+      for (const [userId, entry] of held.changes) {
+        if (entry) {
+          this._presence.set(userId, entry);
+        } else {
+          this._presence.delete(userId);
+        }
+      }
+      this._presenceCount = held.count ?? count;
+    }
+    this._presenceChanged();
+  }
+
+  _presenceChanged() {
+    this._presenceList = null;
     if (this._appJoined) {
-      this._emit("presence", presence.slice());
+      this._emit("presence", this.presence, this._presenceCount);
     }
   }
 
@@ -923,6 +982,7 @@ export class Room extends Emitter {
     this._joinRetry = null;
     const token = { kind: "join" };
     this._busy = token;
+    this._heldPresence = null;
     this._joinedGen = 0;
     this._attemptGen = gen;
     const request = this._hasState ? { roomId: this.#id, sinceSeq: this._seq } : { roomId: this.#id };
@@ -934,6 +994,7 @@ export class Room extends Emitter {
       }
       this._applyPage(page, "join");
       const presence = Array.isArray(page.presence) ? page.presence : [];
+      const presenceCount = typeof page.presenceCount === "number" ? page.presenceCount : presence.length;
       if (typeof page.role === "string") {
         this._role = page.role;
       }
@@ -950,8 +1011,7 @@ export class Room extends Emitter {
       if (this._busy === token) {
         this._busy = null;
       }
-      this._setPresence(this._heldPresence ?? presence);
-      this._heldPresence = null;
+      this._setJoinedPresence(presence, presenceCount);
     } catch (error) {
       if (gen !== client._gen || this._released || client._isConnectionLoss(error, gen)) {
         return false; // the next connection joins again
@@ -1274,7 +1334,7 @@ export class CollabClient extends Emitter {
           return;
         }
         conn.onclose(error => this._onClose(conn, error));
-        for (const name of ["Changed", "Posted", "Signaled", "PresenceChanged", "AccessChanged"]) {
+        for (const name of ["Changed", "Posted", "Signaled", "PresenceDelta", "AccessChanged"]) {
           conn.on(name, (roomId, arg) => this._onServerEvent(conn, name, roomId, arg));
         }
         try {
@@ -1448,7 +1508,7 @@ export class CollabClient extends Emitter {
       case "Posted":
         room._onEvent(name, arg);
         break;
-      case "PresenceChanged":
+      case "PresenceDelta":
         room._onPresence(arg);
         break;
       case "AccessChanged":
