@@ -13,6 +13,9 @@ namespace CollabHub.Bench.Scenarios;
 /// </summary>
 internal sealed class BurstScenario : IScenario
 {
+    /// <summary>Timed bursts per system (after one untimed).</summary>
+    private const int Rounds = 5;
+
     public string Name => "burst";
 
     public async Task<ScenarioResult> RunAsync(ScenarioContext context)
@@ -34,16 +37,48 @@ internal sealed class BurstScenario : IScenario
     {
         await using var client = deployment.Client("burst");
         await client.ConnectAsync(CancellationToken.None);
-        await client.JoinAsync("burst", null, CancellationToken.None);
+        // One untimed burst first, so that every system is measured warm (its code compiled, its pools filled)
+        // rather than on its first requests after start.
+        await FireAsync(client, "burst-warm-up", count, new LatencyHistogram());
+        // Several timed bursts, each on fresh keys: one burst lasts a tenth of a second, so a single one would measure
+        // whatever else the machine did in that moment. The row shows the median burst's rate.
         var latency = new LatencyHistogram();
+        var rates = new List<double>();
+        var acked = 0;
+        var inOrder = true;
         await using var window = ResourceWindow.Start(deployment.Meter);
+        for (var round = 0; round < Rounds; round++)
+        {
+            var (settled, elapsed) = await FireAsync(client, $"burst-{round}", count, latency);
+            var roundAcked = settled.Count(seq => seq > 0);
+            acked += roundAcked;
+            inOrder &= roundAcked == count && settled.Zip(settled.Skip(1)).All(p => p.First < p.Second);
+            rates.Add(roundAcked / elapsed.TotalSeconds);
+        }
+        var resources = await window.StopAsync();
+        rates.Sort();
+        return new ResultRow(Name, $"{count:#,0} Sets without waiting", deployment.System.Name, rates[rates.Count / 2], "writes/s",
+            latency.PercentileMs(50), latency.PercentileMs(95), latency.PercentileMs(99), resources)
+        {
+            Extra = [new("acknowledged", $"{acked:#,0} of {count * Rounds:#,0}"), new("committed in send order", inOrder ? "yes" : "no")],
+            Incomplete = !inOrder,
+        };
+    }
+
+    /// <summary>
+    /// Joins a room of its own (a room holds a limited number of keys), sends <paramref name="count"/> Sets to it without
+    /// waiting, then returns the seq of each answer (-1 for a failure) and the time from the first send to the last answer.
+    /// </summary>
+    private static async Task<(long[] Seqs, TimeSpan Elapsed)> FireAsync(IBenchClient client, string roomId, int count, LatencyHistogram latency)
+    {
+        await client.JoinAsync(roomId, null, CancellationToken.None);
         var clock = Stopwatch.StartNew();
         var sends = new Task<long>[count];
         for (var i = 0; i < count; i++)
         {
-            sends[i] = SendAsync(client, $"k{i}", latency);
+            sends[i] = SendAsync(client, roomId, $"k{i}", latency);
         }
-        var settled = await Task.WhenAll(sends.Select(async s =>
+        var seqs = await Task.WhenAll(sends.Select(async s =>
         {
             try
             {
@@ -54,22 +89,13 @@ internal sealed class BurstScenario : IScenario
                 return -1;
             }
         })).WaitAsync(TimeSpan.FromMinutes(2));
-        var elapsed = clock.Elapsed;
-        var resources = await window.StopAsync();
-        var acked = settled.Count(seq => seq > 0);
-        var inOrder = acked == count && settled.Zip(settled.Skip(1)).All(p => p.First < p.Second);
-        return new ResultRow(Name, $"{count:#,0} Sets without waiting", deployment.System.Name, acked / elapsed.TotalSeconds, "writes/s",
-            latency.PercentileMs(50), latency.PercentileMs(95), latency.PercentileMs(99), resources)
-        {
-            Extra = [new("acknowledged", $"{acked:#,0} of {count:#,0}"), new("committed in send order", inOrder ? "yes" : "no")],
-            Incomplete = !inOrder,
-        };
+        return (seqs, clock.Elapsed);
     }
 
-    private static async Task<long> SendAsync(IBenchClient client, string key, LatencyHistogram latency)
+    private static async Task<long> SendAsync(IBenchClient client, string roomId, string key, LatencyHistogram latency)
     {
         var value = BenchValue.Now();
-        var seq = await client.SetAsync("burst", key, value);
+        var seq = await client.SetAsync(roomId, key, value);
         latency.Record(BenchValue.MicrosecondsSince(value.T));
         return seq;
     }
