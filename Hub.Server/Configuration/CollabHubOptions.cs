@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using CollabHub.Protocol;
 using Microsoft.Extensions.Options;
 
 namespace CollabHub.Server.Configuration;
@@ -298,11 +299,11 @@ public sealed class LimitsOptions
 {
     /// <summary>Longest room id, in characters. Default 128.</summary>
     [Range(1, 1024)]
-    public int MaxRoomIdLength { get; set; } = 128;
+    public int MaxRoomIdLength { get; set; } = Identifiers.DefaultMaxRoomIdLength;
 
     /// <summary>Longest key, in characters. Default 256.</summary>
     [Range(1, 4096)]
-    public int MaxKeyLength { get; set; } = 256;
+    public int MaxKeyLength { get; set; } = Identifiers.DefaultMaxKeyLength;
 
     /// <summary>Longest mutation id, in characters. Default 128.</summary>
     [Range(8, 1024)]
@@ -367,18 +368,6 @@ public sealed class LimitsOptions
     /// <summary>Most rooms one connection may be in at once. Default 100.</summary>
     [Range(1, 100_000)]
     public int MaxRoomsPerConnection { get; set; } = 100;
-
-    /// <summary>
-    /// Deepest nesting of a value, body or payload: 32. Fixed, because answers wrap values in a few more levels and
-    /// System.Text.Json readers (the .NET SDK's among them) refuse JSON deeper than 64.
-    /// </summary>
-    public const int MaxJsonDepth = 32;
-
-    /// <summary>
-    /// Room ids: letters, digits and <c>. _ ~ -</c>, starting with a letter or digit, so they fit in URLs.
-    /// Fixed, not configurable: clients rely on it.
-    /// </summary>
-    public const string RoomIdPattern = @"^[A-Za-z0-9][A-Za-z0-9._~-]*\z";
 
     /// <summary>
     /// SignalR's largest incoming message: the largest payload (a batch's counts as one) plus room for the envelope,

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Security;
@@ -12,12 +11,9 @@ using Microsoft.Extensions.Options;
 namespace CollabHub.Server.Hubs;
 
 /// <summary>Checks every field a client sends against the contract and the configured limits, before anything is done.</summary>
-internal sealed partial class RequestValidator(IOptions<CollabHubOptions> options)
+internal sealed class RequestValidator(IOptions<CollabHubOptions> options)
 {
     private readonly LimitsOptions _limits = options.Value.Limits;
-
-    [GeneratedRegex(LimitsOptions.RoomIdPattern, RegexOptions.CultureInvariant)]
-    private static partial Regex RoomIdRegex();
 
     public T Require<T>(T? request) where T : class =>
         request ?? throw HubErrors.Create(ErrorCodes.InvalidArgument, "the request object is required");
@@ -28,7 +24,7 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
         {
             throw HubErrors.Create(ErrorCodes.InvalidRoom, "roomId is required");
         }
-        if (roomId.Length > _limits.MaxRoomIdLength || !RoomIdRegex().IsMatch(roomId))
+        if (roomId.Length > _limits.MaxRoomIdLength || !Identifiers.IsRoomId(roomId))
         {
             throw HubErrors.Create(ErrorCodes.InvalidRoom,
                 $"roomId must be 1 to {_limits.MaxRoomIdLength} letters, digits or . _ ~ -, starting with a letter or digit");
@@ -58,7 +54,7 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
             ? throw HubErrors.Create(ErrorCodes.InvalidArgument, $"userId must be 1 to {_limits.MaxKeyLength} printable characters")
             : userId;
 
-    public RoomRole Role(string? role) => RoleNames.FromWire(role)
+    public RoomRole Role(string? role) => RoomRoles.FromWire(role)
         ?? throw HubErrors.Create(ErrorCodes.InvalidArgument, "role must be one of owner, editor, viewer, none");
 
     public string? MutationId(string? mutationId)
@@ -174,7 +170,7 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
 
     /// <summary>
     /// What every client must be able to read back, and read the same: nesting no deeper than
-    /// <see cref="LimitsOptions.MaxJsonDepth"/> (answers wrap values in a few more levels, and System.Text.Json readers
+    /// <see cref="Identifiers.MaxJsonDepth"/> (answers wrap values in a few more levels, and System.Text.Json readers
     /// stop at 64); strings and property names that are valid Unicode (no invalid UTF-8, no lone surrogate escapes),
     /// which the server could not send out again; and no object with the same property name twice (after unescaping),
     /// which some readers take first and others last. Reads the JSON once; allocates for long strings and for the
@@ -190,9 +186,9 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
         {
             while (reader.Read())
             {
-                if (reader.CurrentDepth >= LimitsOptions.MaxJsonDepth)
+                if (reader.CurrentDepth >= Identifiers.MaxJsonDepth)
                 {
-                    throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} is nested deeper than {LimitsOptions.MaxJsonDepth} levels");
+                    throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} is nested deeper than {Identifiers.MaxJsonDepth} levels");
                 }
                 switch (reader.TokenType)
                 {

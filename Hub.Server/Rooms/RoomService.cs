@@ -90,7 +90,7 @@ internal sealed partial class RoomService
             var page = await store.ReadAsync(Read(roomId, sinceSeq, _limits.MaxPageItems), cancellationToken);
             connection.SetSnapshotCursor(roomId, page.Full && page.HasMore ? new SnapshotCursor(page.Seq, page.SnapshotSeq) : null);
             return new JoinResult(roomId, page.Seq, page.Full, page.Entries, page.Messages, members.Entries, page.HasMore,
-                RoleNames.ToWire(role), members.Count);
+                RoomRoles.ToWire(role), members.Count);
         }
         catch when (!alreadyIn)
         {
@@ -185,7 +185,7 @@ internal sealed partial class RoomService
             {
                 connection.SetRole(roomId, role);
             }
-            await hub.Clients.Client(connection.ConnectionId).SendAsync(HubEvents.AccessChanged, roomId, new AccessChange(RoleNames.ToWire(role)));
+            await hub.Clients.Client(connection.ConnectionId).SendAsync(HubEvents.AccessChanged, roomId, new AccessChange(RoomRoles.ToWire(role)));
         }
         catch (Exception ex)
         {

@@ -140,7 +140,7 @@ internal sealed partial class RoomAccessService : IHostedService, IDisposable
             throw HubErrors.Create(ErrorCodes.Forbidden, $"only an owner of room '{roomId}' may read its access list");
         }
         var members = await _store.ListAsync(roomId, cancellationToken);
-        return new RoomAccess(roomId, "private", members.Select(m => new AccessMember(m.UserId, RoleNames.ToWire(m.Role))).ToList());
+        return new RoomAccess(roomId, "private", members.Select(m => new AccessMember(m.UserId, RoomRoles.ToWire(m.Role))).ToList());
     }
 
     private void OnNotice(ReadOnlyMemory<byte> data)
@@ -185,25 +185,4 @@ internal sealed partial class RoomAccessService : IHostedService, IDisposable
 
     [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Dropped a malformed access notice")]
     private partial void LogBadNotice(Exception exception);
-}
-
-/// <summary>Roles as the wire spells them.</summary>
-internal static class RoleNames
-{
-    public static string ToWire(RoomRole role) => role switch
-    {
-        RoomRole.Owner => RoomRoles.Owner,
-        RoomRole.Editor => RoomRoles.Editor,
-        RoomRole.Viewer => RoomRoles.Viewer,
-        _ => RoomRoles.None,
-    };
-
-    public static RoomRole? FromWire(string? role) => role switch
-    {
-        RoomRoles.Owner => RoomRole.Owner,
-        RoomRoles.Editor => RoomRole.Editor,
-        RoomRoles.Viewer => RoomRole.Viewer,
-        RoomRoles.None => RoomRole.None,
-        _ => null,
-    };
 }

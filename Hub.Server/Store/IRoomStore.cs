@@ -20,7 +20,7 @@ namespace CollabHub.Server.Store;
 /// deleted); otherwise it is a conflict and stores nothing but the mutation record.</item>
 /// <item>A write with a mutation id is applied at most once per user: a retry gets the first outcome back,
 /// marked duplicate, for as long as the mutation record is kept.</item>
-/// <item>A batch (<see cref="MutationKind.Batch"/>) is one write: all its operations apply, taking consecutive seqs
+/// <item>A batch (<see cref="WriteKind.Batch"/>) is one write: all its operations apply, taking consecutive seqs
 /// in order, or none does (a compare-and-set that fails, or the key limit, refuses the whole batch).</item>
 /// </list>
 /// </remarks>
@@ -51,10 +51,10 @@ internal sealed record MessageRetention(int KeepPerRoom, DateTimeOffset? OlderTh
 
 /// <summary>
 /// A write for <see cref="IRoomStore.CommitAsync"/>. <see cref="ValueJson"/> is the value (Set) or body (Post);
-/// a <see cref="MutationKind.Batch"/> carries its <see cref="Ops"/> instead of a key and value.
+/// a <see cref="WriteKind.Batch"/> carries its <see cref="Ops"/> instead of a key and value.
 /// </summary>
 internal sealed record WriteCommand(
-    MutationKind Kind,
+    WriteKind Kind,
     string RoomId,
     string UserId,
     string? Key,

@@ -74,8 +74,8 @@ internal sealed partial class SqlRoomStore(
             var roomSeq = batch.RoomSeqs[write.RoomId];
             outcomes[i] = write.Kind switch
             {
-                MutationKind.Post => await PostAsync(sql, write, roomSeq + 1, now, cancellationToken),
-                MutationKind.Batch => await WriteBatchAsync(sql, batch, write, roomSeq, now, _maxKeysPerRoom, cancellationToken),
+                WriteKind.Post => await PostAsync(sql, write, roomSeq + 1, now, cancellationToken),
+                WriteKind.Batch => await WriteBatchAsync(sql, batch, write, roomSeq, now, _maxKeysPerRoom, cancellationToken),
                 _ => await WriteEntryAsync(sql, batch, write, roomSeq, now, _maxKeysPerRoom, cancellationToken),
             };
             if (outcomes[i].IsNewChange)
@@ -140,7 +140,7 @@ internal sealed partial class SqlRoomStore(
     {
         var row = await batch.FindEntryAsync(sql, write.RoomId, write.Key!, cancellationToken);
         var live = row is { Deleted: false };
-        var isDelete = write.Kind == MutationKind.Delete;
+        var isDelete = write.Kind == WriteKind.Delete;
 
         var conflict = IsConflict(row, write.ExpectedVersion);
         if (conflict || (isDelete && !live))
