@@ -25,7 +25,7 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     {
         // The endpoint requires an authenticated user, so an identity is always there.
         var identity = UserIdentity.From(Context.User)
-            ?? throw HubErrors.Create(ErrorCodes.Forbidden, "the connection has no user identity");
+            ?? throw new CollabException(ErrorCodes.Forbidden, "the connection has no user identity");
         var connection = new ConnectionRooms(Context.ConnectionId, identity.UserId, identity.Name);
         rooms.Connected(connection);
         Context.Features.Set(connection);
@@ -125,7 +125,7 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     private string JoinedRoom(string? roomId, out RoomRole role)
     {
         validate.RoomId(roomId);
-        role = Connection.RoleIn(roomId!) ?? throw HubErrors.Create(ErrorCodes.NotJoined, $"join room '{roomId}' before using it");
+        role = Connection.RoleIn(roomId!) ?? throw new CollabException(ErrorCodes.NotJoined, $"join room '{roomId}' before using it");
         return roomId!;
     }
 
@@ -135,6 +135,6 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
         var joined = JoinedRoom(roomId, out var role);
         return role >= RoomRole.Editor
             ? joined
-            : throw HubErrors.Create(ErrorCodes.Forbidden, $"you are a {RoomRoles.ToWire(role)} in room '{joined}' and may not change it");
+            : throw new CollabException(ErrorCodes.Forbidden, $"you are a {RoomRoles.ToWire(role)} in room '{joined}' and may not change it");
     }
 }

@@ -83,7 +83,11 @@ internal readonly record struct WriteOutcome(WriteResult? Write, PostResult? Pos
     public int SeqsTaken => !IsNewChange ? 0 : Batch?.Entries.Count ?? 1;
 }
 
-/// <summary>Why a write was refused: an error code of the contract and a sentence for people.</summary>
+/// <summary>
+/// The store's answer when a rule checked inside the transaction (keys per room) refuses one write: a result, not an
+/// exception, so that the other writes of its group commit go on. <c>RoomService</c> throws it as a
+/// <see cref="CollabException"/>.
+/// </summary>
 internal sealed record WriteRefusal(string Code, string Detail);
 
 /// <param name="SinceSeq">The client's position; null asks for a full snapshot.</param>

@@ -488,7 +488,7 @@ internal sealed partial class SqlRoomStore(
 
 /// <summary>A mutation id came back for another room or operation than the one it was first used for.</summary>
 internal sealed class MutationReusedException(string mutationId)
-    : Exception($"mutation id '{mutationId}' was already used for another room or operation")
+    : CollabException(ErrorCodes.MutationReused, $"mutation id '{mutationId}' was already used for another room or operation")
 {
 }
 
@@ -496,7 +496,9 @@ internal sealed class MutationReusedException(string mutationId)
 /// The connection broke during COMMIT: the batch may or may not be stored. It is not retried (it could be applied
 /// twice) and not acknowledged; a client that retries with the same mutation id gets the first outcome if it was stored.
 /// </summary>
+/// Unlike other failures, the write may have been stored: only a retry with the same mutation id is safe.
 internal sealed class CommitOutcomeUnknownException(Exception inner)
-    : Exception("the database connection failed during the commit; the write may or may not have been applied", inner)
+    : CollabException(ErrorCodes.Unavailable,
+        "the database connection broke while committing; the write may or may not be applied: retry it with the same mutationId", inner)
 {
 }
