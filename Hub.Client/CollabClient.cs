@@ -275,9 +275,9 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     public CollabRoom OpenRoom(string roomId)
     {
         ArgumentNullException.ThrowIfNull(roomId);
-        if (!RoomIdPattern().IsMatch(roomId))
+        if (!Identifiers.IsRoomId(roomId))
         {
-            throw new CollabHubException(ErrorCodes.InvalidRoom, $"{ErrorCodes.InvalidRoom}: roomId must match ^[A-Za-z0-9][A-Za-z0-9._~-]*$");
+            throw new CollabHubException(ErrorCodes.InvalidRoom, $"{ErrorCodes.InvalidRoom}: roomId must match {Identifiers.RoomIdPattern}");
         }
         CollabRoom room;
         Session? session;
@@ -452,7 +452,4 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
 
     private CollabRoom OpenRoomOrThrow(string roomId) =>
         GetRoom(roomId) ?? throw new CollabHubException(ErrorCodes.NotJoined, $"{ErrorCodes.NotJoined}: room {roomId} is not open in this client; call OpenRoom or JoinAsync first");
-
-    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._~-]*\z", RegexOptions.CultureInvariant)]
-    private static partial Regex RoomIdPattern();
 }

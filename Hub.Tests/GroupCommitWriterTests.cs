@@ -1,3 +1,4 @@
+using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Store;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -17,7 +18,7 @@ public sealed class GroupCommitWriterTests
         var writer = new GroupCommitWriter(store, new NoObserver(), Options.Create(new CollabHubOptions()), NullLogger<GroupCommitWriter>.Instance);
         // Queued before the writer starts, so they form one batch.
         var writes = Enumerable.Range(0, 3)
-            .Select(i => writer.WriteAsync(new WriteCommand(MutationKind.Post, "r", "ada", null, $"{i}", null, null)))
+            .Select(i => writer.WriteAsync(new WriteCommand(WriteKind.Post, "r", "ada", null, $"{i}", null, null)))
             .ToArray();
 
         await writer.StartAsync(CancellationToken.None);
@@ -41,7 +42,7 @@ public sealed class GroupCommitWriterTests
         var store = new FailingStore(new MutationReusedException("m1"), failOnlyBatches: true);
         var writer = new GroupCommitWriter(store, new NoObserver(), Options.Create(new CollabHubOptions()), NullLogger<GroupCommitWriter>.Instance);
         var writes = Enumerable.Range(0, 3)
-            .Select(i => writer.WriteAsync(new WriteCommand(MutationKind.Post, "r", "ada", null, $"{i}", null, null)))
+            .Select(i => writer.WriteAsync(new WriteCommand(WriteKind.Post, "r", "ada", null, $"{i}", null, null)))
             .ToArray();
 
         await writer.StartAsync(CancellationToken.None);

@@ -1,3 +1,4 @@
+using CollabHub.Protocol;
 using CollabHub.Server.Store;
 using CollabHub.Tests.Infrastructure;
 using Npgsql;
@@ -32,8 +33,8 @@ public sealed class PostgresStoreTests(PostgresFixture postgres) : StoreTests, I
 
         var commit = harness.Store.CommitAsync(
         [
-            new(MutationKind.Set, "a", "ada", "k", "1", "m1", null),
-            new(MutationKind.Set, "b", "ada", "k", "1", "m2", null),
+            new(WriteKind.Set, "a", "ada", "k", "1", "m1", null),
+            new(WriteKind.Set, "b", "ada", "k", "1", "m2", null),
         ], CancellationToken.None);
         await WaitForLockWaitAsync(database.ConnectionString);
         await ExecuteAsync(other, "SELECT seq FROM rooms WHERE id = 'a' FOR UPDATE");

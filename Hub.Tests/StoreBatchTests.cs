@@ -3,11 +3,11 @@ using CollabHub.Server.Store;
 
 namespace CollabHub.Tests;
 
-/// <summary>Atomic multi-key batches (<see cref="MutationKind.Batch"/>), on every provider.</summary>
+/// <summary>Atomic multi-key batches (<see cref="WriteKind.Batch"/>), on every provider.</summary>
 public abstract partial class StoreTests
 {
     private static WriteCommand Batch(string room, string? mutationId, params BatchOperation[] ops) =>
-        new(MutationKind.Batch, room, "ada", null, null, mutationId, null, ops);
+        new(WriteKind.Batch, room, "ada", null, null, mutationId, null, ops);
 
     [Fact]
     public async Task A_batch_applies_every_operation_with_consecutive_seqs_in_order_in_one_commit_with_other_writes()
@@ -17,9 +17,9 @@ public abstract partial class StoreTests
 
         var outcomes = await harness.Store.CommitAsync(
         [
-            new(MutationKind.Set, "r", "bob", "before", "1", null, null),
+            new(WriteKind.Set, "r", "bob", "before", "1", null, null),
             Batch("r", null, new("x", "10", 0), new("y", "20", null), new("gone", null, 1), new("never", null, null)),
-            new(MutationKind.Set, "r", "bob", "x", "11", null, 4),
+            new(WriteKind.Set, "r", "bob", "x", "11", null, 4),
         ], CancellationToken.None);
 
         var batch = outcomes[1].Batch!;

@@ -1,3 +1,4 @@
+using CollabHub.Protocol;
 using CollabHub.Server.Store;
 using CollabHub.Tests.Infrastructure;
 
@@ -52,8 +53,8 @@ public abstract partial class StoreTests
             const int batchSize = 3, batchCount = 30;
             // Write i: a post or a set of one of five keys, by one of three users, with mutation id m{i}.
             var batches = Enumerable.Range(0, batchCount).Select(b => Enumerable.Range(b * batchSize, batchSize).Select(i => i % 4 == 3
-                    ? new WriteCommand(MutationKind.Post, "r", $"u{i % 3}", null, $"{i}", $"m{i}", null)
-                    : new WriteCommand(MutationKind.Set, "r", $"u{i % 3}", $"k{i % 5}", $"{i}", $"m{i}", null))
+                    ? new WriteCommand(WriteKind.Post, "r", $"u{i % 3}", null, $"{i}", $"m{i}", null)
+                    : new WriteCommand(WriteKind.Set, "r", $"u{i % 3}", $"k{i % 5}", $"{i}", $"m{i}", null))
                 .ToArray()).ToArray();
 
             // Every batch is sent twice at once, through two instances (a client retrying on another server); all
@@ -113,9 +114,9 @@ public abstract partial class StoreTests
                 {
                     await instances[w % instances.Length].Store.CommitAsync(
                     [
-                        new(MutationKind.Set, first, "ada", $"w{w}", $"{round}", null, null),
-                        new(MutationKind.Post, first, "ada", null, $"{round}", null, null),
-                        new(MutationKind.Set, second, "ada", $"w{w}", $"{round}", null, null),
+                        new(WriteKind.Set, first, "ada", $"w{w}", $"{round}", null, null),
+                        new(WriteKind.Post, first, "ada", null, $"{round}", null, null),
+                        new(WriteKind.Set, second, "ada", $"w{w}", $"{round}", null, null),
                     ], CancellationToken.None);
                 }
             })).ToArray();

@@ -1,3 +1,4 @@
+using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Store;
 using CollabHub.Tests.Infrastructure;
@@ -78,7 +79,7 @@ public abstract partial class StoreTests
         for (var i = 0; i < 6; i++)
         {
             await harness.SetAsync("r", $"k{i}", $"{i}");
-            await harness.WriteAsync(new WriteCommand(MutationKind.Post, "r", "ada", null, $"\"m{i}\"", null, null));
+            await harness.WriteAsync(new WriteCommand(WriteKind.Post, "r", "ada", null, $"\"m{i}\"", null, null));
         }
 
         var first = await harness.ReadAsync("r", null, limit: 4, recent: 2);
@@ -117,7 +118,7 @@ public abstract partial class StoreTests
         {
             await harness.SetAsync("r", $"k{i}", big);
         }
-        await harness.WriteAsync(new WriteCommand(MutationKind.Post, "r", "ada", null, big, null, null));
+        await harness.WriteAsync(new WriteCommand(WriteKind.Post, "r", "ada", null, big, null, null));
 
         var full = await harness.ReadAsync("r", null, maxBytes: 1500);
 
@@ -153,12 +154,12 @@ public abstract partial class StoreTests
         await using var harness = await CreateHarnessAsync();
         var outcomes = await harness.Store.CommitAsync(
         [
-            new(MutationKind.Set, "r", "ada", "k", "1", "m1", 0),
-            new(MutationKind.Set, "r", "bob", "k", "2", null, 1),
-            new(MutationKind.Set, "r", "ada", "k", "1", "m1", 0),
-            new(MutationKind.Set, "r", "eve", "k", "3", null, 1),
-            new(MutationKind.Post, "other", "eve", null, "\"hi\"", null, null),
-            new(MutationKind.Delete, "r", "ada", "k", null, null, 2),
+            new(WriteKind.Set, "r", "ada", "k", "1", "m1", 0),
+            new(WriteKind.Set, "r", "bob", "k", "2", null, 1),
+            new(WriteKind.Set, "r", "ada", "k", "1", "m1", 0),
+            new(WriteKind.Set, "r", "eve", "k", "3", null, 1),
+            new(WriteKind.Post, "other", "eve", null, "\"hi\"", null, null),
+            new(WriteKind.Delete, "r", "ada", "k", null, null, 2),
         ], CancellationToken.None);
 
         Assert.Equal((true, 1L), (outcomes[0].Write!.Applied, outcomes[0].Write!.Seq));
@@ -182,8 +183,8 @@ public abstract partial class StoreTests
 
         await Assert.ThrowsAsync<MutationReusedException>(() => harness.Store.CommitAsync(
         [
-            new(MutationKind.Set, "r", "ada", "a", "1", null, null),
-            new(MutationKind.Post, "r", "ada", null, "\"x\"", "m1", null),
+            new(WriteKind.Set, "r", "ada", "a", "1", null, null),
+            new(WriteKind.Post, "r", "ada", null, "\"x\"", "m1", null),
         ], CancellationToken.None));
 
         var page = await harness.ReadAsync("r", 0);

@@ -3,14 +3,6 @@ using CollabHub.Protocol;
 
 namespace CollabHub.Client.Internal;
 
-internal enum WriteKind
-{
-    Set,
-    Delete,
-    Post,
-    Batch,
-}
-
 /// <summary>One write in a client's queue, from the app's call until its answer. Mutable fields are guarded by the client's queue lock.</summary>
 internal sealed class QueuedWrite
 {

@@ -18,7 +18,7 @@ internal static class BackplaneServiceCollectionExtensions
     {
         services.AddSingleton<BackplaneInstance>();
         services.AddSingleton<ConnectionOutbox>();
-        if (string.IsNullOrWhiteSpace(options.Redis))
+        if (!options.UsesRedis)
         {
             services.AddSingleton(typeof(HubLifetimeManager<>), typeof(InProcessHubLifetimeManager<>));
             services.AddSingleton<IClusterBus, LocalClusterBus>();

@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using CollabHub.Protocol;
+using CollabHub.Server.Security;
 using Microsoft.Extensions.Options;
 
 namespace CollabHub.Server.Configuration;
@@ -16,6 +18,12 @@ public sealed class CollabHubOptions
 
     /// <summary>StackExchange-style Redis connection string; empty (the default) = in-process backplane.</summary>
     public string Redis { get; set; } = "";
+
+    /// <summary>
+    /// Whether <see cref="Redis"/> is set: the one test that picks Redis or in-process for the backplane, the cluster
+    /// bus and presence.
+    /// </summary>
+    public bool UsesRedis => !string.IsNullOrWhiteSpace(Redis);
 
     /// <summary>Prefix of every Redis channel and key, so deployments can share one Redis. Default <c>collabhub</c>.</summary>
     [Required, RegularExpression(@"^[A-Za-z0-9._:-]{1,64}\z")]
@@ -298,11 +306,11 @@ public sealed class LimitsOptions
 {
     /// <summary>Longest room id, in characters. Default 128.</summary>
     [Range(1, 1024)]
-    public int MaxRoomIdLength { get; set; } = 128;
+    public int MaxRoomIdLength { get; set; } = Identifiers.DefaultMaxRoomIdLength;
 
     /// <summary>Longest key, in characters. Default 256.</summary>
     [Range(1, 4096)]
-    public int MaxKeyLength { get; set; } = 256;
+    public int MaxKeyLength { get; set; } = Identifiers.DefaultMaxKeyLength;
 
     /// <summary>Longest mutation id, in characters. Default 128.</summary>
     [Range(8, 1024)]
@@ -367,18 +375,6 @@ public sealed class LimitsOptions
     /// <summary>Most rooms one connection may be in at once. Default 100.</summary>
     [Range(1, 100_000)]
     public int MaxRoomsPerConnection { get; set; } = 100;
-
-    /// <summary>
-    /// Deepest nesting of a value, body or payload: 32. Fixed, because answers wrap values in a few more levels and
-    /// System.Text.Json readers (the .NET SDK's among them) refuse JSON deeper than 64.
-    /// </summary>
-    public const int MaxJsonDepth = 32;
-
-    /// <summary>
-    /// Room ids: letters, digits and <c>. _ ~ -</c>, starting with a letter or digit, so they fit in URLs.
-    /// Fixed, not configurable: clients rely on it.
-    /// </summary>
-    public const string RoomIdPattern = @"^[A-Za-z0-9][A-Za-z0-9._~-]*\z";
 
     /// <summary>
     /// SignalR's largest incoming message: the largest payload (a batch's counts as one) plus room for the envelope,
@@ -459,19 +455,9 @@ public sealed class AuthOptions : IValidatableObject
     /// </summary>
     public bool CloseOnTokenExpiry { get; set; } = true;
 
-    /// <summary>Whether the Authority is on this machine (so its metadata may come over plain http).</summary>
-    public bool AuthorityIsLoopback =>
-        Uri.TryCreate(Authority, UriKind.Absolute, out var uri) && uri.IsLoopback;
-
-    /// <summary>The effective <see cref="RequireHttpsMetadata"/>.</summary>
-    public bool RequiresHttpsMetadata => RequireHttpsMetadata ?? !AuthorityIsLoopback;
-
-    /// <summary>The bytes of <see cref="SigningKey"/>; empty when none is set. Call after validation.</summary>
-    public byte[] SigningKeyBytes() => TryDecodeSigningKey(SigningKey, out var bytes, out _) ? bytes : [];
-
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!TryDecodeSigningKey(SigningKey, out var key, out var error))
+        if (!TokenKeys.TryDecode(SigningKey, out var key, out var error))
         {
             yield return new ValidationResult($"CollabHub:Auth:SigningKey {error}", [nameof(SigningKey)]);
         }
@@ -496,38 +482,12 @@ public sealed class AuthOptions : IValidatableObject
                 yield return new ValidationResult(
                     $"CollabHub:Auth:Authority '{Authority}' is not an http(s) URL such as https://login.example.com/realms/collab.", [nameof(Authority)]);
             }
-            else if (authority.Scheme == "http" && RequiresHttpsMetadata)
+            else if (authority.Scheme == "http" && CollabHubAuthentication.RequiresHttpsMetadata(this))
             {
                 yield return new ValidationResult(
                     $"CollabHub:Auth:Authority '{Authority}' uses http, but its metadata must come over https. Use an https URL, " +
                     "or set CollabHub:Auth:RequireHttpsMetadata=false (never in production).", [nameof(Authority)]);
             }
-        }
-    }
-
-    private static bool TryDecodeSigningKey(string? value, out byte[] bytes, out string error)
-    {
-        error = "";
-        if (string.IsNullOrEmpty(value))
-        {
-            bytes = [];
-            return true;
-        }
-        if (!value.StartsWith(Base64Prefix, StringComparison.Ordinal))
-        {
-            bytes = System.Text.Encoding.UTF8.GetBytes(value);
-            return true;
-        }
-        try
-        {
-            bytes = Convert.FromBase64String(value[Base64Prefix.Length..]);
-            return true;
-        }
-        catch (FormatException)
-        {
-            bytes = [];
-            error = $"starts with '{Base64Prefix}' but the rest is not valid base64.";
-            return false;
         }
     }
 }
@@ -541,34 +501,17 @@ public sealed class CorsOptions : IValidatableObject
     /// <summary>Origins such as <c>https://app.example.com</c> allowed to call the hub, with credentials. Default empty.</summary>
     public string[] AllowedOrigins { get; set; } = [];
 
-    /// <summary>The allowed origins as browsers send them (<c>scheme://host[:port]</c>, lower case, no default port).</summary>
-    public string[] NormalizedOrigins() =>
-        [.. AllowedOrigins.Select(o => TryNormalize(o, out var origin) ? origin : null).OfType<string>().Distinct(StringComparer.Ordinal)];
-
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         foreach (var origin in AllowedOrigins)
         {
-            if (!TryNormalize(origin, out _))
+            if (!CorsSetup.TryNormalizeOrigin(origin, out _))
             {
                 yield return new ValidationResult(
                     $"CollabHub:Cors:AllowedOrigins has '{origin}', which is not an origin: give scheme://host[:port] such as " +
                     "https://app.example.com (no path, no wildcard).", [nameof(AllowedOrigins)]);
             }
         }
-    }
-
-    private static bool TryNormalize(string? value, out string origin)
-    {
-        origin = "";
-        if (string.IsNullOrWhiteSpace(value) || !Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri)
-            || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/" || !string.IsNullOrEmpty(uri.Query)
-            || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo) || uri.Host.Contains('*'))
-        {
-            return false;
-        }
-        origin = uri.GetLeftPart(UriPartial.Authority).ToLowerInvariant();
-        return true;
     }
 }
 

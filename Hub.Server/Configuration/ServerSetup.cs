@@ -19,22 +19,25 @@ internal static class ServerSetup
     public static WebApplicationBuilder AddCollabHub(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<CollabHubOptions>().Bind(builder.Configuration.GetSection(CollabHubOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<CollabHubOptions>, CollabHubOptionsValidator>();
+        // Bound and validated once, here: what is registered below depends on it, and every part gets this instance.
+        var settings = CollabHubOptionsValidator.Load(builder.Configuration.GetSection(CollabHubOptions.SectionName));
+        services.AddSingleton(Options.Create(settings));
         services.TryAddSingleton(TimeProvider.System);
 
         services.AddCollabHubStore();
 
         // Rooms: presence (in memory, or across instances in Redis), broadcasting, the operations behind the hub.
-        var settings = builder.Configuration.GetSection(CollabHubOptions.SectionName).Get<CollabHubOptions>() ?? new CollabHubOptions();
-        if (string.IsNullOrWhiteSpace(settings.Redis))
-        {
-            services.AddSingleton<IPresenceTracker, MemoryPresenceTracker>();
-        }
-        else
+        if (settings.UsesRedis)
         {
             services.AddSingleton<RedisPresenceTracker>();
             services.AddSingleton<IPresenceTracker>(sp => sp.GetRequiredService<RedisPresenceTracker>());
+            // Stopped before PresenceDeltas, so that its last leave at shutdown is still sent; the Redis connection is
+            // disposed by the container after every hosted part has stopped, so that leave still reaches Redis.
+            services.AddHostedComponent<RedisPresenceTracker>(after: typeof(PresenceDeltas));
+        }
+        else
+        {
+            services.AddSingleton<IPresenceTracker, MemoryPresenceTracker>();
         }
         services.AddSingleton<RoomBroadcaster>();
         services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<RoomBroadcaster>());
@@ -44,7 +47,7 @@ internal static class ServerSetup
         // Room access: roles in private rooms, cached per instance, changes announced on the cluster bus.
         services.AddSingleton<RoomAccessStore>();
         services.AddSingleton<RoomAccessService>();
-        services.AddHostedService(sp => sp.GetRequiredService<RoomAccessService>());
+        services.AddHostedComponent<RoomAccessService>();
 
         // Security: who is connecting (bearer tokens; ?name= in Development), CORS, the hub's user ids.
         services.AddCollabHubSecurity(settings, builder.Environment, HubPath);
@@ -52,16 +55,8 @@ internal static class ServerSetup
         // Backplane: in-process, or Redis when configured, with ours or the stock lifetime manager (before AddSignalR,
         // which keeps the first lifetime manager).
         services.AddCollabHubBackplane(settings);
-        // Presence deltas after the backplane and before the tracker (hosted services start in order and stop in
-        // reverse): the tracker's last leave at shutdown is still sent, and through a backplane still running.
         services.AddSingleton<PresenceDeltas>();
-        services.AddHostedService(sp => sp.GetRequiredService<PresenceDeltas>());
-        if (!string.IsNullOrWhiteSpace(settings.Redis))
-        {
-            // Hosted services stop before the container disposes the Redis connection: the last leave at shutdown
-            // still reaches Redis.
-            services.AddHostedService(sp => sp.GetRequiredService<RedisPresenceTracker>());
-        }
+        services.AddHostedComponent<PresenceDeltas>();
 
         // Hubs: the contract, with SignalR's message size matched to the largest payload we accept.
         var limits = settings.Limits;

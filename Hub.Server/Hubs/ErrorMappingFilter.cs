@@ -1,13 +1,14 @@
 using CollabHub.Protocol;
-using CollabHub.Server.Store;
 using Microsoft.AspNetCore.SignalR;
 
 namespace CollabHub.Server.Hubs;
 
 /// <summary>
-/// Turns the services' exceptions into coded <see cref="HubException"/>s. Anything unexpected is logged here and
-/// reported as <c>unavailable</c>: writes are all-or-nothing, so the client knows nothing was applied and may retry.
-/// It calls the next step before any await, so writes reach the writer's queue in the order they arrived (RoomsHub).
+/// The one place that speaks SignalR's errors: a <see cref="CollabException"/> from any service becomes the
+/// <see cref="HubException"/> clients see, <c>"code: detail"</c> (on a call, or when a connection is refused). Anything
+/// unexpected is logged here and reported as <c>unavailable</c>: writes are all-or-nothing, so the client knows nothing
+/// was applied and may retry. It calls the next step before any await, so writes reach the writer's queue in the order
+/// they arrived (RoomsHub).
 /// </summary>
 internal sealed partial class ErrorMappingFilter(ILogger<ErrorMappingFilter> logger) : IHubFilter
 {
@@ -17,26 +18,9 @@ internal sealed partial class ErrorMappingFilter(ILogger<ErrorMappingFilter> log
         {
             return await next(context);
         }
-        catch (HubException)
+        catch (CollabException ex)
         {
-            throw;
-        }
-        catch (StoreOverloadedException)
-        {
-            throw HubErrors.Create(ErrorCodes.Overloaded, "the server's write queue is full; retry shortly");
-        }
-        catch (MutationReusedException ex)
-        {
-            throw HubErrors.Create(ErrorCodes.MutationReused, ex.Message);
-        }
-        catch (CommitOutcomeUnknownException)
-        {
-            // Unlike the failures below, the write may have been stored: only a retry with the same mutation id is safe.
-            throw HubErrors.Create(ErrorCodes.Unavailable, "the database connection broke while committing; the write may or may not be applied: retry it with the same mutationId");
-        }
-        catch (StoreUnavailableException ex)
-        {
-            throw HubErrors.Create(ErrorCodes.Unavailable, $"{ex.Message}; nothing was applied");
+            throw ToHubException(ex);
         }
         catch (OperationCanceledException) when (context.Context.ConnectionAborted.IsCancellationRequested)
         {
@@ -45,9 +29,23 @@ internal sealed partial class ErrorMappingFilter(ILogger<ErrorMappingFilter> log
         catch (Exception ex)
         {
             LogFailed(ex, context.HubMethodName);
-            throw HubErrors.Create(ErrorCodes.Unavailable, "the server could not complete the call; nothing was applied");
+            throw ToHubException(new CollabException(ErrorCodes.Unavailable, "the server could not complete the call; nothing was applied"));
         }
     }
+
+    public async Task OnConnectedAsync(HubLifetimeContext context, Func<HubLifetimeContext, Task> next)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (CollabException ex)
+        {
+            throw ToHubException(ex);
+        }
+    }
+
+    private static HubException ToHubException(CollabException ex) => new($"{ex.Code}: {ex.Message}");
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Hub method {Method} failed")]
     private partial void LogFailed(Exception exception, string method);

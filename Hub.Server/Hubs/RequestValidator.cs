@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Security;
@@ -12,25 +11,22 @@ using Microsoft.Extensions.Options;
 namespace CollabHub.Server.Hubs;
 
 /// <summary>Checks every field a client sends against the contract and the configured limits, before anything is done.</summary>
-internal sealed partial class RequestValidator(IOptions<CollabHubOptions> options)
+internal sealed class RequestValidator(IOptions<CollabHubOptions> options)
 {
     private readonly LimitsOptions _limits = options.Value.Limits;
 
-    [GeneratedRegex(LimitsOptions.RoomIdPattern, RegexOptions.CultureInvariant)]
-    private static partial Regex RoomIdRegex();
-
     public T Require<T>(T? request) where T : class =>
-        request ?? throw HubErrors.Create(ErrorCodes.InvalidArgument, "the request object is required");
+        request ?? throw new CollabException(ErrorCodes.InvalidArgument, "the request object is required");
 
     public string RoomId(string? roomId)
     {
         if (string.IsNullOrEmpty(roomId))
         {
-            throw HubErrors.Create(ErrorCodes.InvalidRoom, "roomId is required");
+            throw new CollabException(ErrorCodes.InvalidRoom, "roomId is required");
         }
-        if (roomId.Length > _limits.MaxRoomIdLength || !RoomIdRegex().IsMatch(roomId))
+        if (roomId.Length > _limits.MaxRoomIdLength || !Identifiers.IsRoomId(roomId))
         {
-            throw HubErrors.Create(ErrorCodes.InvalidRoom,
+            throw new CollabException(ErrorCodes.InvalidRoom,
                 $"roomId must be 1 to {_limits.MaxRoomIdLength} letters, digits or . _ ~ -, starting with a letter or digit");
         }
         return roomId;
@@ -40,26 +36,26 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
     {
         if (string.IsNullOrEmpty(key))
         {
-            throw HubErrors.Create(ErrorCodes.InvalidKey, "key is required");
+            throw new CollabException(ErrorCodes.InvalidKey, "key is required");
         }
         if (key.Length > _limits.MaxKeyLength)
         {
-            throw HubErrors.Create(ErrorCodes.InvalidKey, $"key is longer than {_limits.MaxKeyLength} characters");
+            throw new CollabException(ErrorCodes.InvalidKey, $"key is longer than {_limits.MaxKeyLength} characters");
         }
         if (!IsPrintable(key))
         {
-            throw HubErrors.Create(ErrorCodes.InvalidKey, "key must not contain control characters or unpaired surrogates");
+            throw new CollabException(ErrorCodes.InvalidKey, "key must not contain control characters or unpaired surrogates");
         }
         return key;
     }
 
     public string UserId(string? userId) =>
         string.IsNullOrEmpty(userId) || userId.Length > _limits.MaxKeyLength || !IsPrintable(userId)
-            ? throw HubErrors.Create(ErrorCodes.InvalidArgument, $"userId must be 1 to {_limits.MaxKeyLength} printable characters")
+            ? throw new CollabException(ErrorCodes.InvalidArgument, $"userId must be 1 to {_limits.MaxKeyLength} printable characters")
             : userId;
 
-    public RoomRole Role(string? role) => RoleNames.FromWire(role)
-        ?? throw HubErrors.Create(ErrorCodes.InvalidArgument, "role must be one of owner, editor, viewer, none");
+    public RoomRole Role(string? role) => RoomRoles.FromWire(role)
+        ?? throw new CollabException(ErrorCodes.InvalidArgument, "role must be one of owner, editor, viewer, none");
 
     public string? MutationId(string? mutationId)
     {
@@ -69,20 +65,20 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
         }
         if (mutationId.Length == 0 || mutationId.Length > _limits.MaxMutationIdLength || !IsPrintable(mutationId))
         {
-            throw HubErrors.Create(ErrorCodes.InvalidArgument,
+            throw new CollabException(ErrorCodes.InvalidArgument,
                 $"mutationId must be 1 to {_limits.MaxMutationIdLength} printable characters");
         }
         return mutationId;
     }
 
     public long? ExpectedVersion(long? expectedVersion) => expectedVersion is < 0
-        ? throw HubErrors.Create(ErrorCodes.InvalidArgument, "expectedVersion must be 0 or more")
+        ? throw new CollabException(ErrorCodes.InvalidArgument, "expectedVersion must be 0 or more")
         : expectedVersion;
 
     public long SinceSeq(long? sinceSeq) => sinceSeq switch
     {
-        null => throw HubErrors.Create(ErrorCodes.InvalidArgument, "sinceSeq is required"),
-        < 0 => throw HubErrors.Create(ErrorCodes.InvalidArgument, "sinceSeq must be 0 or more"),
+        null => throw new CollabException(ErrorCodes.InvalidArgument, "sinceSeq is required"),
+        < 0 => throw new CollabException(ErrorCodes.InvalidArgument, "sinceSeq must be 0 or more"),
         _ => sinceSeq.Value,
     };
 
@@ -91,8 +87,8 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
     public int Limit(int? limit) => limit switch
     {
         null => _limits.MaxPageItems,
-        < 1 => throw HubErrors.Create(ErrorCodes.InvalidArgument, "limit must be 1 or more"),
-        _ when limit > _limits.MaxPageItems => throw HubErrors.Create(ErrorCodes.InvalidArgument, $"limit must be at most {_limits.MaxPageItems}"),
+        < 1 => throw new CollabException(ErrorCodes.InvalidArgument, "limit must be 1 or more"),
+        _ when limit > _limits.MaxPageItems => throw new CollabException(ErrorCodes.InvalidArgument, $"limit must be at most {_limits.MaxPageItems}"),
         _ => limit.Value,
     };
 
@@ -111,36 +107,36 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
     {
         if (ops is null || ops.Count == 0)
         {
-            throw HubErrors.Create(ErrorCodes.InvalidArgument, "ops must hold at least one operation");
+            throw new CollabException(ErrorCodes.InvalidArgument, "ops must hold at least one operation");
         }
         if (ops.Count > _limits.MaxBatchOps)
         {
-            throw HubErrors.Create(ErrorCodes.TooLarge, $"a batch may hold at most {_limits.MaxBatchOps} operations");
+            throw new CollabException(ErrorCodes.TooLarge, $"a batch may hold at most {_limits.MaxBatchOps} operations");
         }
         var operations = new BatchOperation[ops.Count];
         var keys = new HashSet<string>(ops.Count, StringComparer.Ordinal);
         long bytes = 0;
         for (var i = 0; i < ops.Count; i++)
         {
-            var op = ops[i] ?? throw HubErrors.Create(ErrorCodes.InvalidArgument, $"ops[{i}] is null");
+            var op = ops[i] ?? throw new CollabException(ErrorCodes.InvalidArgument, $"ops[{i}] is null");
             var key = Key(op.Key);
             string? value = op.Op switch
             {
                 Protocol.BatchOps.Set => Value(op.Value),
                 Protocol.BatchOps.Delete when op.Value.ValueKind == JsonValueKind.Undefined => null,
-                Protocol.BatchOps.Delete => throw HubErrors.Create(ErrorCodes.InvalidArgument, $"ops[{i}] is a delete and takes no value"),
-                _ => throw HubErrors.Create(ErrorCodes.InvalidArgument, $"ops[{i}].op must be \"{Protocol.BatchOps.Set}\" or \"{Protocol.BatchOps.Delete}\""),
+                Protocol.BatchOps.Delete => throw new CollabException(ErrorCodes.InvalidArgument, $"ops[{i}] is a delete and takes no value"),
+                _ => throw new CollabException(ErrorCodes.InvalidArgument, $"ops[{i}].op must be \"{Protocol.BatchOps.Set}\" or \"{Protocol.BatchOps.Delete}\""),
             };
             if (!keys.Add(key))
             {
-                throw HubErrors.Create(ErrorCodes.InvalidArgument, $"key '{key}' is in the batch more than once; each key at most once");
+                throw new CollabException(ErrorCodes.InvalidArgument, $"key '{key}' is in the batch more than once; each key at most once");
             }
             bytes += Encoding.UTF8.GetByteCount(key) + (value is null ? 0 : JsonMarshal.GetRawUtf8Value(op.Value).Length);
             operations[i] = new BatchOperation(key, value, ExpectedVersion(op.ExpectedVersion));
         }
         if (bytes > _limits.MaxBatchBytes)
         {
-            throw HubErrors.Create(ErrorCodes.TooLarge, $"the batch's values and keys are larger than {_limits.MaxBatchBytes} bytes");
+            throw new CollabException(ErrorCodes.TooLarge, $"the batch's values and keys are larger than {_limits.MaxBatchBytes} bytes");
         }
         return operations;
     }
@@ -162,19 +158,19 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
     {
         if (element.ValueKind == JsonValueKind.Undefined)
         {
-            throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} is required (JSON null is a value)");
+            throw new CollabException(ErrorCodes.InvalidArgument, $"{field} is required (JSON null is a value)");
         }
         var json = JsonMarshal.GetRawUtf8Value(element);
         if (json.Length > maxBytes)
         {
-            throw HubErrors.Create(ErrorCodes.TooLarge, $"{field} is larger than {maxBytes} bytes of JSON");
+            throw new CollabException(ErrorCodes.TooLarge, $"{field} is larger than {maxBytes} bytes of JSON");
         }
         CheckText(json, field);
     }
 
     /// <summary>
     /// What every client must be able to read back, and read the same: nesting no deeper than
-    /// <see cref="LimitsOptions.MaxJsonDepth"/> (answers wrap values in a few more levels, and System.Text.Json readers
+    /// <see cref="Identifiers.MaxJsonDepth"/> (answers wrap values in a few more levels, and System.Text.Json readers
     /// stop at 64); strings and property names that are valid Unicode (no invalid UTF-8, no lone surrogate escapes),
     /// which the server could not send out again; and no object with the same property name twice (after unescaping),
     /// which some readers take first and others last. Reads the JSON once; allocates for long strings and for the
@@ -190,9 +186,9 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
         {
             while (reader.Read())
             {
-                if (reader.CurrentDepth >= LimitsOptions.MaxJsonDepth)
+                if (reader.CurrentDepth >= Identifiers.MaxJsonDepth)
                 {
-                    throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} is nested deeper than {LimitsOptions.MaxJsonDepth} levels");
+                    throw new CollabException(ErrorCodes.InvalidArgument, $"{field} is nested deeper than {Identifiers.MaxJsonDepth} levels");
                 }
                 switch (reader.TokenType)
                 {
@@ -216,7 +212,7 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
                         if (reader.TokenType == JsonTokenType.PropertyName
                             && !(names[^1] ??= new HashSet<string>(StringComparer.Ordinal)).Add(new string(rented, 0, written)))
                         {
-                            throw HubErrors.Create(ErrorCodes.InvalidArgument,
+                            throw new CollabException(ErrorCodes.InvalidArgument,
                                 $"{field} has the property '{Shorten(rented.AsSpan(0, written))}' twice in one object; readers would disagree on its value");
                         }
                         break;
@@ -225,11 +221,11 @@ internal sealed partial class RequestValidator(IOptions<CollabHubOptions> option
         }
         catch (InvalidOperationException)
         {
-            throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} holds text that is not valid Unicode (invalid UTF-8 or a lone surrogate)");
+            throw new CollabException(ErrorCodes.InvalidArgument, $"{field} holds text that is not valid Unicode (invalid UTF-8 or a lone surrogate)");
         }
         catch (JsonException)
         {
-            throw HubErrors.Create(ErrorCodes.InvalidArgument, $"{field} is not valid JSON text");
+            throw new CollabException(ErrorCodes.InvalidArgument, $"{field} is not valid JSON text");
         }
         finally
         {

@@ -25,7 +25,7 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     {
         // The endpoint requires an authenticated user, so an identity is always there.
         var identity = UserIdentity.From(Context.User)
-            ?? throw HubErrors.Create(ErrorCodes.Forbidden, "the connection has no user identity");
+            ?? throw new CollabException(ErrorCodes.Forbidden, "the connection has no user identity");
         var connection = new ConnectionRooms(Context.ConnectionId, identity.UserId, identity.Name);
         rooms.Connected(connection);
         Context.Features.Set(connection);
@@ -53,14 +53,14 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     {
         request = validate.Require(request);
         var roomId = WritableRoom(request.RoomId);
-        return rooms.WriteAsync(Connection, Command(MutationKind.Set, roomId, validate.Key(request.Key), validate.Value(request.Value), request.MutationId, request.ExpectedVersion));
+        return rooms.WriteAsync(Connection, Command(WriteKind.Set, roomId, validate.Key(request.Key), validate.Value(request.Value), request.MutationId, request.ExpectedVersion));
     }
 
     public Task<WriteResult> Delete(DeleteRequest? request)
     {
         request = validate.Require(request);
         var roomId = WritableRoom(request.RoomId);
-        return rooms.WriteAsync(Connection, Command(MutationKind.Delete, roomId, validate.Key(request.Key), null, request.MutationId, request.ExpectedVersion));
+        return rooms.WriteAsync(Connection, Command(WriteKind.Delete, roomId, validate.Key(request.Key), null, request.MutationId, request.ExpectedVersion));
     }
 
     public Task<BatchResult> Batch(BatchRequest? request)
@@ -68,14 +68,14 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
         request = validate.Require(request);
         var roomId = WritableRoom(request.RoomId);
         var ops = validate.BatchOps(request.Ops);
-        return rooms.BatchAsync(Connection, new WriteCommand(MutationKind.Batch, roomId, Connection.UserId, null, null, validate.MutationId(request.MutationId), null, ops));
+        return rooms.BatchAsync(Connection, new WriteCommand(WriteKind.Batch, roomId, Connection.UserId, null, null, validate.MutationId(request.MutationId), null, ops));
     }
 
     public Task<PostResult> Post(PostRequest? request)
     {
         request = validate.Require(request);
         var roomId = WritableRoom(request.RoomId);
-        return rooms.PostAsync(Connection, Command(MutationKind.Post, roomId, null, validate.Body(request.Body), request.MutationId, null));
+        return rooms.PostAsync(Connection, Command(WriteKind.Post, roomId, null, validate.Body(request.Body), request.MutationId, null));
     }
 
     public Task<SyncResult> Sync(SyncRequest? request)
@@ -117,7 +117,7 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     }
 
     /// <summary>A write to a room already checked by <see cref="WritableRoom"/> (so a bad room is reported before a bad key).</summary>
-    private WriteCommand Command(MutationKind kind, string roomId, string? key, string? json, string? mutationId, long? expectedVersion) =>
+    private WriteCommand Command(WriteKind kind, string roomId, string? key, string? json, string? mutationId, long? expectedVersion) =>
         new(kind, roomId, Connection.UserId, key, json, validate.MutationId(mutationId), validate.ExpectedVersion(expectedVersion));
 
     private string JoinedRoom(string? roomId) => JoinedRoom(roomId, out _);
@@ -125,7 +125,7 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
     private string JoinedRoom(string? roomId, out RoomRole role)
     {
         validate.RoomId(roomId);
-        role = Connection.RoleIn(roomId!) ?? throw HubErrors.Create(ErrorCodes.NotJoined, $"join room '{roomId}' before using it");
+        role = Connection.RoleIn(roomId!) ?? throw new CollabException(ErrorCodes.NotJoined, $"join room '{roomId}' before using it");
         return roomId!;
     }
 
@@ -135,6 +135,6 @@ internal sealed class RoomsHub(RoomService rooms, RequestValidator validate) : H
         var joined = JoinedRoom(roomId, out var role);
         return role >= RoomRole.Editor
             ? joined
-            : throw HubErrors.Create(ErrorCodes.Forbidden, $"you are a {RoleNames.ToWire(role)} in room '{joined}' and may not change it");
+            : throw new CollabException(ErrorCodes.Forbidden, $"you are a {RoomRoles.ToWire(role)} in room '{joined}' and may not change it");
     }
 }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using CollabHub.Protocol;
 using CollabHub.Server.Store;
 
 namespace CollabHub.Server.Rooms;

@@ -56,7 +56,7 @@ internal sealed partial class RoomService
         if (!connections.TryAdd(connection, _limits.MaxConnectionsPerUser))
         {
             LogTooManyConnections(connection.UserId, _limits.MaxConnectionsPerUser);
-            throw HubErrors.Create(ErrorCodes.TooManyConnections,
+            throw new CollabException(ErrorCodes.TooManyConnections,
                 $"user '{connection.UserId}' already has {_limits.MaxConnectionsPerUser} connections to this server; close one first");
         }
     }
@@ -70,7 +70,7 @@ internal sealed partial class RoomService
         var role = connection.RoleIn(roomId) ?? await access.RoleForJoinAsync(roomId, connection.UserId, cancellationToken);
         if (role == RoomRole.None)
         {
-            throw HubErrors.Create(ErrorCodes.Forbidden, $"room '{roomId}' is private; ask one of its owners for access");
+            throw new CollabException(ErrorCodes.Forbidden, $"room '{roomId}' is private; ask one of its owners for access");
         }
         if (!connection.TryAdd(roomId, role, _limits.MaxRoomsPerConnection, out var alreadyIn))
         {
@@ -90,7 +90,7 @@ internal sealed partial class RoomService
             var page = await store.ReadAsync(Read(roomId, sinceSeq, _limits.MaxPageItems), cancellationToken);
             connection.SetSnapshotCursor(roomId, page.Full && page.HasMore ? new SnapshotCursor(page.Seq, page.SnapshotSeq) : null);
             return new JoinResult(roomId, page.Seq, page.Full, page.Entries, page.Messages, members.Entries, page.HasMore,
-                RoleNames.ToWire(role), members.Count);
+                RoomRoles.ToWire(role), members.Count);
         }
         catch when (!alreadyIn)
         {
@@ -185,7 +185,7 @@ internal sealed partial class RoomService
             {
                 connection.SetRole(roomId, role);
             }
-            await hub.Clients.Client(connection.ConnectionId).SendAsync(HubEvents.AccessChanged, roomId, new AccessChange(RoleNames.ToWire(role)));
+            await hub.Clients.Client(connection.ConnectionId).SendAsync(HubEvents.AccessChanged, roomId, new AccessChange(RoomRoles.ToWire(role)));
         }
         catch (Exception ex)
         {
@@ -199,10 +199,10 @@ internal sealed partial class RoomService
     [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "Applying an access change to connection {ConnectionId} in room {RoomId} failed")]
     private partial void LogAccessChangeFailed(Exception exception, string connectionId, string roomId);
 
-    private HubException TooManyRooms(ConnectionRooms connection)
+    private CollabException TooManyRooms(ConnectionRooms connection)
     {
         LogTooManyRooms(connection.UserId, connection.ConnectionId, _limits.MaxRoomsPerConnection);
-        return HubErrors.Create(ErrorCodes.TooManyRooms, $"a connection may be in at most {_limits.MaxRoomsPerConnection} rooms; leave one first");
+        return new CollabException(ErrorCodes.TooManyRooms, $"a connection may be in at most {_limits.MaxRoomsPerConnection} rooms; leave one first");
     }
 
     private WriteOutcome Accepted(WriteOutcome outcome)
@@ -210,7 +210,7 @@ internal sealed partial class RoomService
         if (outcome.Refusal is { } refusal)
         {
             LogWriteRefused(refusal.Code, refusal.Detail);
-            throw HubErrors.Create(refusal.Code, refusal.Detail);
+            throw new CollabException(refusal.Code, refusal.Detail);
         }
         return outcome;
     }

@@ -41,6 +41,13 @@ internal static class CollabHubAuthentication
             ? JwtBearerDefaults.AuthenticationScheme
             : DevelopmentIdentityHandler.SchemeName;
 
+    /// <summary>
+    /// The effective <see cref="AuthOptions.RequireHttpsMetadata"/>: as set, or else true unless the Authority is on
+    /// this machine (so its metadata may come over plain http).
+    /// </summary>
+    public static bool RequiresHttpsMetadata(AuthOptions auth) =>
+        auth.RequireHttpsMetadata ?? !(Uri.TryCreate(auth.Authority, UriKind.Absolute, out var uri) && uri.IsLoopback);
+
     private static void ConfigureJwtBearer(JwtBearerOptions jwt, AuthOptions auth, TokenKeys keys, TimeProvider clock, string hubPath)
     {
         // Claims keep their JWT names (sub, name), which UserIdentity reads.
@@ -48,7 +55,7 @@ internal static class CollabHubAuthentication
         if (auth.Authority.Length > 0)
         {
             jwt.Authority = auth.Authority;
-            jwt.RequireHttpsMetadata = auth.RequiresHttpsMetadata;
+            jwt.RequireHttpsMetadata = RequiresHttpsMetadata(auth);
         }
 
         // With an Authority, JwtBearer adds the issuer and keys of its discovery document to these.

@@ -13,7 +13,7 @@ internal static class CorsSetup
 
     public static IServiceCollection AddCollabHubCors(this IServiceCollection services, CorsOptions settings, bool isDevelopment)
     {
-        var origins = settings.NormalizedOrigins();
+        var origins = NormalizedOrigins(settings.AllowedOrigins);
         services.AddCors(cors => cors.AddPolicy(PolicyName, policy =>
         {
             if (origins.Length > 0)
@@ -30,5 +30,23 @@ internal static class CorsSetup
             policy.AllowAnyHeader().WithMethods(HttpMethods.Get, HttpMethods.Post, HttpMethods.Delete).SetPreflightMaxAge(TimeSpan.FromMinutes(10));
         }));
         return services;
+    }
+
+    /// <summary>The allowed origins as browsers send them (<c>scheme://host[:port]</c>, lower case, no default port).</summary>
+    public static string[] NormalizedOrigins(IEnumerable<string> allowed) =>
+        [.. allowed.Select(o => TryNormalizeOrigin(o, out var origin) ? origin : null).OfType<string>().Distinct(StringComparer.Ordinal)];
+
+    /// <summary>Reads one configured origin; false when it is not <c>scheme://host[:port]</c> (no path, no wildcard).</summary>
+    public static bool TryNormalizeOrigin(string? value, out string origin)
+    {
+        origin = "";
+        if (string.IsNullOrWhiteSpace(value) || !Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri)
+            || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/" || !string.IsNullOrEmpty(uri.Query)
+            || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo) || uri.Host.Contains('*'))
+        {
+            return false;
+        }
+        origin = uri.GetLeftPart(UriPartial.Authority).ToLowerInvariant();
+        return true;
     }
 }

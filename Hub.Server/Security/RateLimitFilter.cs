@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
-using CollabHub.Server.Hubs;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 
@@ -146,13 +145,13 @@ internal sealed partial class RateLimitFilter : IHubFilter
         return bytes;
     }
 
-    private HubException Refuse(ConnectionBuckets connection, HubInvocationContext context, string kind, string who)
+    private CollabException Refuse(ConnectionBuckets connection, HubInvocationContext context, string kind, string who)
     {
         if (Interlocked.Increment(ref connection.Refused) == 1)
         {
             LogRefused(connection.User, context.Context.ConnectionId, kind, who);
         }
-        return HubErrors.Create(ErrorCodes.RateLimited, $"too many {kind} from {who}; slow down and retry");
+        return new CollabException(ErrorCodes.RateLimited, $"too many {kind} from {who}; slow down and retry");
     }
 
     private sealed class ConnectionBuckets(string user, UserBuckets userBuckets, RateLimitOptions options, TimeProvider clock)

@@ -4,7 +4,6 @@ using System.Threading.RateLimiting;
 using CollabHub.Protocol;
 using CollabHub.Server.Backplane;
 using CollabHub.Server.Configuration;
-using CollabHub.Server.Hubs;
 using CollabHub.Server.Store;
 using Microsoft.Extensions.Options;
 
@@ -80,7 +79,7 @@ internal sealed partial class RoomAccessService : IHostedService, IDisposable
         if (role is null)
         {
             LogRoomCreationRefused(userId, roomId);
-            throw HubErrors.Create(ErrorCodes.RateLimited,
+            throw new CollabException(ErrorCodes.RateLimited,
                 $"you created {_roomCreationBurst} rooms in a short time; wait a minute before creating room '{roomId}'");
         }
         Remember(roomId, userId, role.Value);
@@ -101,19 +100,19 @@ internal sealed partial class RoomAccessService : IHostedService, IDisposable
     {
         if (!IsPrivate)
         {
-            throw HubErrors.Create(ErrorCodes.InvalidArgument, "rooms are open to everyone (CollabHub:Rooms:DefaultAccess = Open); there is nothing to grant");
+            throw new CollabException(ErrorCodes.InvalidArgument, "rooms are open to everyone (CollabHub:Rooms:DefaultAccess = Open); there is nothing to grant");
         }
         if (granterRole != RoomRole.Owner)
         {
-            throw HubErrors.Create(ErrorCodes.Forbidden, $"only an owner of room '{roomId}' may grant access");
+            throw new CollabException(ErrorCodes.Forbidden, $"only an owner of room '{roomId}' may grant access");
         }
         if (userId == granter)
         {
-            throw HubErrors.Create(ErrorCodes.InvalidArgument, "an owner cannot change their own role");
+            throw new CollabException(ErrorCodes.InvalidArgument, "an owner cannot change their own role");
         }
         if (!await _store.GrantAsync(roomId, granter, userId, role, cancellationToken))
         {
-            throw HubErrors.Create(ErrorCodes.Forbidden, $"you are no longer an owner of room '{roomId}'");
+            throw new CollabException(ErrorCodes.Forbidden, $"you are no longer an owner of room '{roomId}'");
         }
         LogGranted(granter, userId, role, roomId);
         var notice = JsonSerializer.SerializeToUtf8Bytes(new AccessNotice(roomId, userId, role));
@@ -137,10 +136,10 @@ internal sealed partial class RoomAccessService : IHostedService, IDisposable
         }
         if (callerRole != RoomRole.Owner)
         {
-            throw HubErrors.Create(ErrorCodes.Forbidden, $"only an owner of room '{roomId}' may read its access list");
+            throw new CollabException(ErrorCodes.Forbidden, $"only an owner of room '{roomId}' may read its access list");
         }
         var members = await _store.ListAsync(roomId, cancellationToken);
-        return new RoomAccess(roomId, "private", members.Select(m => new AccessMember(m.UserId, RoleNames.ToWire(m.Role))).ToList());
+        return new RoomAccess(roomId, "private", members.Select(m => new AccessMember(m.UserId, RoomRoles.ToWire(m.Role))).ToList());
     }
 
     private void OnNotice(ReadOnlyMemory<byte> data)
@@ -185,25 +184,4 @@ internal sealed partial class RoomAccessService : IHostedService, IDisposable
 
     [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Dropped a malformed access notice")]
     private partial void LogBadNotice(Exception exception);
-}
-
-/// <summary>Roles as the wire spells them.</summary>
-internal static class RoleNames
-{
-    public static string ToWire(RoomRole role) => role switch
-    {
-        RoomRole.Owner => RoomRoles.Owner,
-        RoomRole.Editor => RoomRoles.Editor,
-        RoomRole.Viewer => RoomRoles.Viewer,
-        _ => RoomRoles.None,
-    };
-
-    public static RoomRole? FromWire(string? role) => role switch
-    {
-        RoomRoles.Owner => RoomRole.Owner,
-        RoomRoles.Editor => RoomRole.Editor,
-        RoomRoles.Viewer => RoomRole.Viewer,
-        RoomRoles.None => RoomRole.None,
-        _ => null,
-    };
 }

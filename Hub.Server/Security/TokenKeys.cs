@@ -16,8 +16,8 @@ internal sealed class TokenKeys
     public TokenKeys(IOptions<CollabHubOptions> options, IHostEnvironment environment)
     {
         var auth = options.Value.Auth;
-        var configured = auth.SigningKeyBytes();
-        if (configured.Length > 0)
+        // Validated at start-up, so it decodes.
+        if (TryDecode(auth.SigningKey, out var configured, out _) && configured.Length > 0)
         {
             SigningKey = new SymmetricSecurityKey(configured) { KeyId = "collabhub" };
         }
@@ -41,4 +41,34 @@ internal sealed class TokenKeys
 
     /// <summary>The <c>aud</c> every token must carry.</summary>
     public string Audience { get; }
+
+    /// <summary>
+    /// Reads <c>CollabHub:Auth:SigningKey</c>: text (its UTF-8 bytes), or <see cref="AuthOptions.Base64Prefix"/> and
+    /// base64; empty when none is set. False, with why, when the base64 does not decode.
+    /// </summary>
+    public static bool TryDecode(string? value, out byte[] bytes, out string error)
+    {
+        error = "";
+        if (string.IsNullOrEmpty(value))
+        {
+            bytes = [];
+            return true;
+        }
+        if (!value.StartsWith(AuthOptions.Base64Prefix, StringComparison.Ordinal))
+        {
+            bytes = System.Text.Encoding.UTF8.GetBytes(value);
+            return true;
+        }
+        try
+        {
+            bytes = Convert.FromBase64String(value[AuthOptions.Base64Prefix.Length..]);
+            return true;
+        }
+        catch (FormatException)
+        {
+            bytes = [];
+            error = $"starts with '{AuthOptions.Base64Prefix}' but the rest is not valid base64.";
+            return false;
+        }
+    }
 }

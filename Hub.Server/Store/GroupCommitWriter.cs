@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -144,7 +145,8 @@ internal sealed partial class GroupCommitWriter : BackgroundService
 }
 
 /// <summary>The write queue is full.</summary>
-internal sealed class StoreOverloadedException() : Exception("the write queue is full");
+internal sealed class StoreOverloadedException()
+    : CollabException(ErrorCodes.Overloaded, "the server's write queue is full; retry shortly");
 
 /// <summary>The store cannot take writes now; nothing was applied.</summary>
-internal sealed class StoreUnavailableException(string reason) : Exception(reason);
+internal sealed class StoreUnavailableException(string reason) : CollabException(ErrorCodes.Unavailable, $"{reason}; nothing was applied");

@@ -20,7 +20,7 @@ namespace CollabHub.Server.Store;
 /// deleted); otherwise it is a conflict and stores nothing but the mutation record.</item>
 /// <item>A write with a mutation id is applied at most once per user: a retry gets the first outcome back,
 /// marked duplicate, for as long as the mutation record is kept.</item>
-/// <item>A batch (<see cref="MutationKind.Batch"/>) is one write: all its operations apply, taking consecutive seqs
+/// <item>A batch (<see cref="WriteKind.Batch"/>) is one write: all its operations apply, taking consecutive seqs
 /// in order, or none does (a compare-and-set that fails, or the key limit, refuses the whole batch).</item>
 /// </list>
 /// </remarks>
@@ -51,10 +51,10 @@ internal sealed record MessageRetention(int KeepPerRoom, DateTimeOffset? OlderTh
 
 /// <summary>
 /// A write for <see cref="IRoomStore.CommitAsync"/>. <see cref="ValueJson"/> is the value (Set) or body (Post);
-/// a <see cref="MutationKind.Batch"/> carries its <see cref="Ops"/> instead of a key and value.
+/// a <see cref="WriteKind.Batch"/> carries its <see cref="Ops"/> instead of a key and value.
 /// </summary>
 internal sealed record WriteCommand(
-    MutationKind Kind,
+    WriteKind Kind,
     string RoomId,
     string UserId,
     string? Key,
@@ -83,7 +83,11 @@ internal readonly record struct WriteOutcome(WriteResult? Write, PostResult? Pos
     public int SeqsTaken => !IsNewChange ? 0 : Batch?.Entries.Count ?? 1;
 }
 
-/// <summary>Why a write was refused: an error code of the contract and a sentence for people.</summary>
+/// <summary>
+/// The store's answer when a rule checked inside the transaction (keys per room) refuses one write: a result, not an
+/// exception, so that the other writes of its group commit go on. <c>RoomService</c> throws it as a
+/// <see cref="CollabException"/>.
+/// </summary>
 internal sealed record WriteRefusal(string Code, string Detail);
 
 /// <param name="SinceSeq">The client's position; null asks for a full snapshot.</param>

@@ -1,3 +1,4 @@
+using CollabHub.Protocol;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 

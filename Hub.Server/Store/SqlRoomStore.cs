@@ -74,8 +74,8 @@ internal sealed partial class SqlRoomStore(
             var roomSeq = batch.RoomSeqs[write.RoomId];
             outcomes[i] = write.Kind switch
             {
-                MutationKind.Post => await PostAsync(sql, write, roomSeq + 1, now, cancellationToken),
-                MutationKind.Batch => await WriteBatchAsync(sql, batch, write, roomSeq, now, _maxKeysPerRoom, cancellationToken),
+                WriteKind.Post => await PostAsync(sql, write, roomSeq + 1, now, cancellationToken),
+                WriteKind.Batch => await WriteBatchAsync(sql, batch, write, roomSeq, now, _maxKeysPerRoom, cancellationToken),
                 _ => await WriteEntryAsync(sql, batch, write, roomSeq, now, _maxKeysPerRoom, cancellationToken),
             };
             if (outcomes[i].IsNewChange)
@@ -140,7 +140,7 @@ internal sealed partial class SqlRoomStore(
     {
         var row = await batch.FindEntryAsync(sql, write.RoomId, write.Key!, cancellationToken);
         var live = row is { Deleted: false };
-        var isDelete = write.Kind == MutationKind.Delete;
+        var isDelete = write.Kind == WriteKind.Delete;
 
         var conflict = IsConflict(row, write.ExpectedVersion);
         if (conflict || (isDelete && !live))
@@ -488,7 +488,7 @@ internal sealed partial class SqlRoomStore(
 
 /// <summary>A mutation id came back for another room or operation than the one it was first used for.</summary>
 internal sealed class MutationReusedException(string mutationId)
-    : Exception($"mutation id '{mutationId}' was already used for another room or operation")
+    : CollabException(ErrorCodes.MutationReused, $"mutation id '{mutationId}' was already used for another room or operation")
 {
 }
 
@@ -496,7 +496,9 @@ internal sealed class MutationReusedException(string mutationId)
 /// The connection broke during COMMIT: the batch may or may not be stored. It is not retried (it could be applied
 /// twice) and not acknowledged; a client that retries with the same mutation id gets the first outcome if it was stored.
 /// </summary>
+/// Unlike other failures, the write may have been stored: only a retry with the same mutation id is safe.
 internal sealed class CommitOutcomeUnknownException(Exception inner)
-    : Exception("the database connection failed during the commit; the write may or may not have been applied", inner)
+    : CollabException(ErrorCodes.Unavailable,
+        "the database connection broke while committing; the write may or may not be applied: retry it with the same mutationId", inner)
 {
 }

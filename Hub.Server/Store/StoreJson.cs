@@ -36,8 +36,8 @@ internal static class StoreJson
     /// <summary>The recorded first outcome, marked as a duplicate.</summary>
     public static WriteOutcome Replay(MutationRow row) => row.Kind switch
     {
-        MutationKind.Post => new WriteOutcome(null, JsonSerializer.Deserialize<PostResult>(row.ResultJson, Options)! with { Duplicate = true }),
-        MutationKind.Batch => new WriteOutcome(null, null, Batch: JsonSerializer.Deserialize<BatchResult>(row.ResultJson, Options)! with { Duplicate = true }),
+        WriteKind.Post => new WriteOutcome(null, JsonSerializer.Deserialize<PostResult>(row.ResultJson, Options)! with { Duplicate = true }),
+        WriteKind.Batch => new WriteOutcome(null, null, Batch: JsonSerializer.Deserialize<BatchResult>(row.ResultJson, Options)! with { Duplicate = true }),
         _ => new WriteOutcome(JsonSerializer.Deserialize<WriteResult>(row.ResultJson, Options)! with { Duplicate = true }, null),
     };
 }

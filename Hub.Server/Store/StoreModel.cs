@@ -1,3 +1,4 @@
+using CollabHub.Protocol;
 using Microsoft.EntityFrameworkCore;
 
 namespace CollabHub.Server.Store;
@@ -45,17 +46,9 @@ internal sealed class MutationRow
     public required string UserId { get; set; }
     public required string MutationId { get; set; }
     public required string RoomId { get; set; }
-    public MutationKind Kind { get; set; }
+    public WriteKind Kind { get; set; }
     public required string ResultJson { get; set; }
     public long At { get; set; }
-}
-
-internal enum MutationKind
-{
-    Set = 1,
-    Delete = 2,
-    Post = 3,
-    Batch = 4,
 }
 
 /// <summary>A user's role in a private room (schema version 2).</summary>
@@ -75,15 +68,6 @@ internal sealed class RoomClaimRow
     public required string RoomId { get; set; }
     public required string UserId { get; set; }
     public long At { get; set; }
-}
-
-/// <summary>What a user may do in a room; stored as its number, so the order matters: each role includes the ones below.</summary>
-internal enum RoomRole
-{
-    None = 0,
-    Viewer = 1,
-    Editor = 2,
-    Owner = 3,
 }
 
 internal sealed class SchemaInfoRow

@@ -19,8 +19,9 @@ internal static class StoreServiceCollectionExtensions
         services.AddSingleton<IRoomStore, SqlRoomStore>();
         services.AddSingleton<SchemaMigrator>();
         services.AddSingleton<GroupCommitWriter>();
-        services.AddHostedService(sp => sp.GetRequiredService<GroupCommitWriter>());
-        services.AddHostedService<PurgeService>();
+        services.AddHostedComponent<GroupCommitWriter>();
+        services.AddSingleton<PurgeService>();
+        services.AddHostedComponent<PurgeService>();
         return services;
     }
 }

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using CollabHub.Protocol;
 
 namespace CollabHub.Server.Store;
 
@@ -113,7 +114,7 @@ internal sealed class WriteTransaction : IAsyncDisposable
             UserId = userId,
             MutationId = mutationId,
             RoomId = reader.GetString(0),
-            Kind = (MutationKind)reader.GetInt32(1),
+            Kind = (WriteKind)reader.GetInt32(1),
             ResultJson = reader.GetString(2),
         };
     }

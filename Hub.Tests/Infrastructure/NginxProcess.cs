@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Text;
 
 namespace CollabHub.Tests.Infrastructure;
 
@@ -12,7 +8,7 @@ namespace CollabHub.Tests.Infrastructure;
 /// Everything nginx writes (pid, logs, temp files) goes to a temp folder, deleted on dispose. Besides the example's
 /// own access log (no query strings), a second one records each request's URL with the instance that served it.
 /// </summary>
-internal sealed class NginxProcess : IAsyncDisposable
+internal sealed class NginxProcess : ServerProcess
 {
     public const string NotInstalledMessage = "nginx is not installed: apt-get install -y nginx (./test.sh does this when run as root)";
 
@@ -25,8 +21,6 @@ internal sealed class NginxProcess : IAsyncDisposable
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
 
     private readonly TempDirectory _directory;
-    private readonly StringBuilder _output = new();
-    private Process? _process;
 
     private NginxProcess(TempDirectory directory, int port)
     {
@@ -36,7 +30,7 @@ internal sealed class NginxProcess : IAsyncDisposable
     }
 
     /// <summary>The nginx binary; fails the test with how to install it when there is none.</summary>
-    public static string Executable => FindExecutable() ?? throw new Xunit.Sdk.XunitException(NotInstalledMessage);
+    public static string Executable => FindExecutable("nginx") ?? throw new Xunit.Sdk.XunitException(NotInstalledMessage);
 
     public static string ExamplePath => Path.Combine(RepoPaths.Root, "docs", "nginx.conf.example");
 
@@ -45,18 +39,6 @@ internal sealed class NginxProcess : IAsyncDisposable
     public Uri BaseUrl { get; }
 
     public Uri HubUrl => new(BaseUrl, "/hubs/collab");
-
-    /// <summary>nginx's own output (its error log goes to stderr).</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
 
     /// <summary>
     /// The test's access log so far: one line per finished request, <c>"GET /path?query HTTP/1.1" status
@@ -92,28 +74,8 @@ internal sealed class NginxProcess : IAsyncDisposable
     {
         var executable = Executable;
         var example = await File.ReadAllTextAsync(ExamplePath);
-        Exception? last = null;
-        for (var attempt = 0; attempt < 5; attempt++)
-        {
-            var port = FreePort();
-            var nginx = new NginxProcess(new TempDirectory(), port);
-            try
-            {
-                await nginx.LaunchAsync(executable, Configure(example, instanceA, instanceB, port, nginx._directory.Path));
-                return nginx;
-            }
-            catch (PortTakenException ex)
-            {
-                last = ex;
-                await nginx.DisposeAsync();
-            }
-            catch
-            {
-                await nginx.DisposeAsync();
-                throw;
-            }
-        }
-        throw new InvalidOperationException("nginx could not bind a free port in 5 tries", last);
+        return await StartOnFreePortAsync(port => new NginxProcess(new TempDirectory(), port),
+            nginx => nginx.LaunchAsync(executable, Configure(example, instanceA, instanceB, nginx.Port, nginx._directory.Path)), "nginx");
     }
 
     /// <summary>
@@ -148,34 +110,9 @@ internal sealed class NginxProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops nginx at once (SIGTERM: fast shutdown, open WebSockets are cut), killing it if it lingers.</summary>
-    public async Task StopAsync()
+    public override async ValueTask DisposeAsync()
     {
-        if (_process is not { HasExited: false } process)
-        {
-            return;
-        }
-        if (SendSignal(process.Id, SigTerm) == 0)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-                return;
-            }
-            catch (OperationCanceledException)
-            {
-                // Killed below.
-            }
-        }
-        process.Kill(entireProcessTree: true);
-        process.WaitForExit(10_000);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync();
-        _process?.Dispose();
+        await base.DisposeAsync();
         _directory.Dispose();
     }
 
@@ -217,89 +154,8 @@ internal sealed class NginxProcess : IAsyncDisposable
         {
             ArgumentList = { "-p", dir + "/", "-c", _directory.File("nginx.conf"), "-e", "stderr", "-g", "daemon off;" },
             WorkingDirectory = dir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
         };
-        var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        _process = process;
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (true)
-        {
-            if (process.HasExited)
-            {
-                await process.WaitForExitAsync(); // lets the output readers finish
-                var output = Output;
-                if (output.Contains("Address already in use", StringComparison.Ordinal))
-                {
-                    throw new PortTakenException($"nginx could not bind port {Port}:\n{output}");
-                }
-                throw new InvalidOperationException($"nginx exited with code {process.ExitCode} before listening:\n{output}\n--- configuration ---\n{site}");
-            }
-            if (await AcceptsAsync())
-            {
-                return;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"nginx did not listen on port {Port} within {StartTimeout}:\n{Output}");
-            }
-            await Task.Delay(20);
-        }
+        // SIGTERM on stop: fast shutdown, open WebSockets are cut.
+        await LaunchUntilReadyAsync(start, () => AcceptsAsync(Port), StartTimeout, $"nginx on port {Port}", ["Address already in use"]);
     }
-
-    private async Task<bool> AcceptsAsync()
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await socket.ConnectAsync(IPAddress.Loopback, Port, timeout.Token);
-            return true;
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)listener.LocalEndPoint!).Port;
-    }
-
-    // Debian puts nginx in /usr/sbin, which is not on every user's PATH.
-    private static string? FindExecutable()
-    {
-        var folders = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Concat(["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/local/nginx/sbin"]);
-        return folders.Select(folder => Path.Combine(folder, "nginx")).FirstOrDefault(File.Exists);
-    }
-
-    private const int SigTerm = 15;
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
-
-    private sealed class PortTakenException(string message) : Exception(message);
 }

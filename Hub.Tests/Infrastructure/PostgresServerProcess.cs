@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Npgsql;
 
@@ -74,7 +72,7 @@ internal sealed class PostgresServerProcess : IAsyncDisposable
         // Each attempt picks a free port; another process may take it between the probe and the start.
         for (var attempt = 1; ; attempt++)
         {
-            var server = new PostgresServerProcess(folder, binaries, runAs, FreeLoopbackPort());
+            var server = new PostgresServerProcess(folder, binaries, runAs, ServerProcess.FreePort());
             try
             {
                 if (attempt == 1)
@@ -301,13 +299,6 @@ internal sealed class PostgresServerProcess : IAsyncDisposable
         catch (UnauthorizedAccessException)
         {
         }
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     [DllImport("libc")]

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Text;
 
 namespace CollabHub.Tests.Infrastructure;
 
@@ -27,7 +25,7 @@ internal sealed record RedisServerSettings
 /// A real redis-server as a child process on a free loopback port, nothing persisted. It can be stopped, killed and
 /// restarted on the same port, so tests can take Redis away and bring it back. Its output is kept for failures.
 /// </summary>
-internal sealed class RedisServerProcess : IAsyncDisposable
+internal sealed class RedisServerProcess : ServerProcess
 {
     public const string NotInstalledMessage = "redis-server is not installed: apt-get install -y redis-server (./test.sh does this when run as root)";
 
@@ -36,8 +34,6 @@ internal sealed class RedisServerProcess : IAsyncDisposable
     private readonly RedisServerSettings _settings;
     private readonly string _executable;
     private readonly TempDirectory _directory = new();
-    private readonly StringBuilder _output = new();
-    private Process? _process;
 
     private RedisServerProcess(string executable, RedisServerSettings settings, int port)
     {
@@ -48,8 +44,6 @@ internal sealed class RedisServerProcess : IAsyncDisposable
 
     public int Port { get; }
 
-    public bool IsRunning => _process is { HasExited: false };
-
     /// <summary>A connection string for this server, with its password and TLS if it has them (append more with ',').</summary>
     public string ConnectionString =>
         $"127.0.0.1:{Port}" + (_settings.RequirePass is { } pass ? $",password={pass}" : "") + (_settings.Tls is not null ? ",ssl=true,sslHost=localhost" : "");
@@ -58,75 +52,12 @@ internal sealed class RedisServerProcess : IAsyncDisposable
     public StackExchange.Redis.ConfigurationOptions Configuration(string extra = "") =>
         StackExchange.Redis.ConfigurationOptions.Parse(extra.Length == 0 ? ConnectionString : $"{ConnectionString},{extra}");
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
-
     /// <summary>Starts a server on a free port, trying again on another port if redis cannot bind the one it was given.</summary>
     public static async Task<RedisServerProcess> StartAsync(RedisServerSettings? settings = null)
     {
-        var executable = FindExecutable() ?? throw new Xunit.Sdk.XunitException(NotInstalledMessage);
-        Exception? last = null;
-        for (var attempt = 0; attempt < 5; attempt++)
-        {
-            var server = new RedisServerProcess(executable, settings ?? new RedisServerSettings(), FreePort());
-            try
-            {
-                await server.LaunchAsync();
-                return server;
-            }
-            catch (PortTakenException ex)
-            {
-                last = ex;
-                await server.DisposeAsync();
-            }
-            catch
-            {
-                await server.DisposeAsync();
-                throw;
-            }
-        }
-        throw new InvalidOperationException("redis-server could not bind a free port in 5 tries", last);
-    }
-
-    /// <summary>Stops the server the way an operator would (SIGTERM; nothing is saved), waiting for it to exit.</summary>
-    public async Task StopAsync()
-    {
-        if (_process is not { HasExited: false } process)
-        {
-            return;
-        }
-        if (SendSignal(process.Id, SigTerm) != 0)
-        {
-            Kill();
-            return;
-        }
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Kill();
-        }
-    }
-
-    /// <summary>Ends the server at once (SIGKILL), as a crash would: connections drop without a goodbye.</summary>
-    public void Kill()
-    {
-        if (_process is { HasExited: false } process)
-        {
-            process.Kill();
-            process.WaitForExit(10_000);
-        }
+        var executable = FindExecutable("redis-server") ?? throw new Xunit.Sdk.XunitException(NotInstalledMessage);
+        return await StartOnFreePortAsync(
+            port => new RedisServerProcess(executable, settings ?? new RedisServerSettings(), port), server => server.LaunchAsync(), "redis-server");
     }
 
     /// <summary>Stops the server if it runs, and starts it again on the same port (retrying while the port is still held).</summary>
@@ -147,22 +78,15 @@ internal sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        await StopAsync();
-        _process?.Dispose();
+        await base.DisposeAsync();
         _directory.Dispose();
     }
 
     private async Task LaunchAsync()
     {
-        var start = new ProcessStartInfo(_executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = _directory.Path,
-        };
+        var start = new ProcessStartInfo(_executable) { WorkingDirectory = _directory.Path };
         var args = start.ArgumentList;
         if (_settings.Tls is { } tls)
         {
@@ -199,39 +123,7 @@ internal sealed class RedisServerProcess : IAsyncDisposable
             args.Add(arg);
         }
 
-        var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        _process?.Dispose();
-        _process = process;
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (true)
-        {
-            if (process.HasExited)
-            {
-                await process.WaitForExitAsync(); // lets the output readers finish
-                var output = Output;
-                if (output.Contains("Address already in use", StringComparison.Ordinal) || output.Contains("Could not create server", StringComparison.Ordinal))
-                {
-                    throw new PortTakenException($"redis-server could not bind port {Port}:\n{output}");
-                }
-                throw new InvalidOperationException($"redis-server exited with code {process.ExitCode} before answering PING:\n{output}");
-            }
-            if (await AnswersPingAsync())
-            {
-                return;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                Kill();
-                throw new TimeoutException($"redis-server did not answer PING on port {Port} within {StartTimeout}:\n{Output}");
-            }
-            await Task.Delay(20);
-        }
+        await LaunchUntilReadyAsync(start, AnswersPingAsync, StartTimeout, $"redis-server on port {Port}", ["Address already in use", "Could not create server"]);
     }
 
     // Any reply will do (+PONG, or -NOAUTH when a password is required): the server is up and speaking RESP.
@@ -262,37 +154,4 @@ internal sealed class RedisServerProcess : IAsyncDisposable
             return false;
         }
     }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)listener.LocalEndPoint!).Port;
-    }
-
-    private static string? FindExecutable()
-    {
-        var folders = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Concat(["/usr/bin", "/usr/sbin", "/usr/local/bin"]);
-        return folders.Select(folder => Path.Combine(folder, "redis-server")).FirstOrDefault(File.Exists);
-    }
-
-    private const int SigTerm = 15;
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
-
-    private sealed class PortTakenException(string message) : Exception(message);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Store;
 using Microsoft.Extensions.DependencyInjection;
@@ -136,10 +137,10 @@ internal sealed class StoreHarness : IAsyncDisposable
     public async Task<WriteOutcome> WriteAsync(WriteCommand command) => (await Store.CommitAsync([command], CancellationToken.None))[0];
 
     public Task<WriteOutcome> SetAsync(string room, string key, string json, string user = "ada", string? mutationId = null, long? expectedVersion = null) =>
-        WriteAsync(new WriteCommand(MutationKind.Set, room, user, key, json, mutationId, expectedVersion));
+        WriteAsync(new WriteCommand(WriteKind.Set, room, user, key, json, mutationId, expectedVersion));
 
     public Task<WriteOutcome> DeleteAsync(string room, string key, string user = "ada") =>
-        WriteAsync(new WriteCommand(MutationKind.Delete, room, user, key, null, null, null));
+        WriteAsync(new WriteCommand(WriteKind.Delete, room, user, key, null, null, null));
 
     public Task<RoomPage> ReadAsync(string room, long? since, int limit = 100, int recent = 10, long? snapshotSeq = null, int maxBytes = 1 << 20) =>
         Store.ReadAsync(new RoomRead(room, since, limit, maxBytes, recent, snapshotSeq), CancellationToken.None);

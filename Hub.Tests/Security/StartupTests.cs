@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using CollabHub.Server.Configuration;
+using CollabHub.Server.Security;
 using CollabHub.Tests.Infrastructure;
 
 namespace CollabHub.Tests.Security;
@@ -80,9 +81,9 @@ public sealed class StartupTests
     [Fact]
     public void Allowed_origins_are_compared_as_browsers_send_them()
     {
-        var cors = new CorsOptions { AllowedOrigins = ["HTTPS://App.Example.com/", "https://app.example.com:443", "http://localhost:3000"] };
+        string[] allowed = ["HTTPS://App.Example.com/", "https://app.example.com:443", "http://localhost:3000"];
 
-        Assert.Equal(["https://app.example.com", "http://localhost:3000"], cors.NormalizedOrigins());
+        Assert.Equal(["https://app.example.com", "http://localhost:3000"], CorsSetup.NormalizedOrigins(allowed));
     }
 
     [Fact]

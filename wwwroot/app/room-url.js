@@ -1,10 +1,8 @@
 // The room comes from the URL: /#room=name. Without one (or with a name the hub would refuse), the board picks a
 // random, friendly name and writes it back to the URL, so the address bar is always the link to share.
 
+import { DEFAULT_MAX_ROOM_ID_LENGTH as MAX_ROOM_LENGTH, ROOM_ID_PATTERN as ROOM_ID } from "../js/protocol.js";
 import { randomId } from "./util.js";
-
-const ROOM_ID = /^[A-Za-z0-9][A-Za-z0-9._~-]*$/;   // docs/protocol.md, field rules
-const MAX_ROOM_LENGTH = 128;
 
 const ADJECTIVES = ["amber", "bright", "calm", "clever", "cosy", "daring", "eager", "gentle", "golden", "happy", "lucky",
   "mellow", "misty", "nimble", "quiet", "rapid", "sunny", "swift", "tidy", "vivid", "witty", "breezy", "cheerful", "bold"];

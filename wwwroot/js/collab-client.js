@@ -1,8 +1,9 @@
 // CollabHub JS SDK: rooms with a replica of their versioned store and message log, presence, signals, and an
 // ordered, exactly-once write queue, over @microsoft/signalr. It follows "Client behaviour" in docs/protocol.md.
 //
-// An ES module with no build step and no imports: it takes the SignalR library as the `signalR` option, or uses
-// `globalThis.signalR` (the script build of @microsoft/signalr sets it). Runs in browsers and in node (>= 18).
+// An ES module with no build step; it imports only the contract's names (protocol.js beside it). It takes the
+// SignalR library as the `signalR` option, or uses `globalThis.signalR` (the script build of @microsoft/signalr sets
+// it). Runs in browsers and in node (>= 18).
 //
 //   import { CollabClient } from "/js/collab-client.js";
 //   const client = new CollabClient({ url: "/hubs/collab", signalR });
@@ -13,16 +14,9 @@
 //
 // Types and the full contract: collab-client.d.ts beside this file.
 
-const HUB_MARKER = "HubException: ";
-const ROOM_ID = /^[A-Za-z0-9][A-Za-z0-9._~-]*$/;
+import { HubEvents, ROOM_ID_PATTERN as ROOM_ID, TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
 
-/** Codes that fail a call for good. Any other code the SDK does not know is treated the same way. */
-const PERMANENT = new Set([
-  "invalid_argument", "invalid_room", "invalid_key", "too_large", "not_joined", "mutation_reused", "forbidden",
-  "too_many_rooms", "too_many_keys",
-]);
-/** Codes after which the call is retried (with the same mutationId). */
-const TEMPORARY = new Set(["overloaded", "unavailable", "rate_limited"]);
+const HUB_MARKER = "HubException: ";
 
 /** How long the write window stays at one after a temporary refusal. */
 const THROTTLE_MS = 1_000;
@@ -1334,7 +1328,7 @@ export class CollabClient extends Emitter {
           return;
         }
         conn.onclose(error => this._onClose(conn, error));
-        for (const name of ["Changed", "Posted", "Signaled", "PresenceDelta", "AccessChanged"]) {
+        for (const name of Object.values(HubEvents)) {
           conn.on(name, (roomId, arg) => this._onServerEvent(conn, name, roomId, arg));
         }
         try {

@@ -1,16 +1,49 @@
 namespace CollabHub.Protocol;
 
-/// <summary>The roles of a room, as they travel on the wire. Each includes what the ones below it may do.</summary>
+/// <summary>What a user may do in a room. Each role includes what the ones below it may do, so roles compare by order.</summary>
+/// <remarks>The numbers are stored by the server (room access rows): never renumber.</remarks>
+public enum RoomRole
+{
+    /// <summary>No access; in a Grant, revokes it.</summary>
+    None = 0,
+    /// <summary>May Join and Sync only.</summary>
+    Viewer = 1,
+    /// <summary>May Join, Sync, Set, Delete, Batch, Post and Signal.</summary>
+    Editor = 2,
+    /// <summary>May do everything, and manage access with Grant and GetAccess.</summary>
+    Owner = 3,
+}
+
+/// <summary>The wire names of <see cref="RoomRole"/>, as the <c>role</c> fields carry them.</summary>
 public static class RoomRoles
 {
-    /// <summary>May do everything, and manage access with Grant and GetAccess.</summary>
+    /// <summary>The wire name of <see cref="RoomRole.Owner"/>.</summary>
     public const string Owner = "owner";
-    /// <summary>May Join, Sync, Set, Delete, Post and Signal.</summary>
+    /// <summary>The wire name of <see cref="RoomRole.Editor"/>.</summary>
     public const string Editor = "editor";
-    /// <summary>May Join and Sync only.</summary>
+    /// <summary>The wire name of <see cref="RoomRole.Viewer"/>.</summary>
     public const string Viewer = "viewer";
-    /// <summary>No access; in a Grant, revokes it.</summary>
+    /// <summary>The wire name of <see cref="RoomRole.None"/>.</summary>
     public const string None = "none";
+
+    /// <summary>The wire name of <paramref name="role"/>; anything outside the enum is <see cref="None"/>.</summary>
+    public static string ToWire(RoomRole role) => role switch
+    {
+        RoomRole.Owner => Owner,
+        RoomRole.Editor => Editor,
+        RoomRole.Viewer => Viewer,
+        _ => None,
+    };
+
+    /// <summary>The role a wire name stands for; null when <paramref name="role"/> is not one of the four names.</summary>
+    public static RoomRole? FromWire(string? role) => role switch
+    {
+        Owner => RoomRole.Owner,
+        Editor => RoomRole.Editor,
+        Viewer => RoomRole.Viewer,
+        None => RoomRole.None,
+        _ => null,
+    };
 }
 
 /// <summary>Gives a user a role in a private room, or revokes it with <see cref="RoomRoles.None"/>. Owners only.</summary>
