@@ -1,4 +1,6 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
+using System.Xml.Linq;
 using CollabHub.Tests.Infrastructure;
 
 namespace CollabHub.Tests.Packages;
@@ -22,6 +24,20 @@ public sealed partial class ReadmeTests
         Assert.True(unlisted.Count == 0, $"README.md's documentation list does not name {string.Join(", ", unlisted)}.");
         var broken = linked.Where(link => !File.Exists(Path.Combine(RepoPaths.Root, link))).ToList();
         Assert.True(broken.Count == 0, $"README.md's documentation list links pages that do not exist: {string.Join(", ", broken)}.");
+    }
+
+    [Fact]
+    public void Both_SDK_packages_carry_one_version_and_the_README_names_their_files_at_it()
+    {
+        var props = XDocument.Load(Path.Combine(RepoPaths.Root, "Directory.Build.props"));
+        var nugetVersion = props.Descendants("Version").Single().Value;
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "wwwroot", "js", "package.json")));
+        var npmVersion = manifest.RootElement.GetProperty("version").GetString();
+        Assert.Equal(nugetVersion, npmVersion);
+
+        var readme = ReadmeSamples.Readme;
+        Assert.Contains($"CollabHub.Client.{nugetVersion}.nupkg", readme, StringComparison.Ordinal);
+        Assert.Contains($"collabhub-client-{npmVersion}.tgz", readme, StringComparison.Ordinal);
     }
 
     [GeneratedRegex(@"\]\((docs/[^)#]+)")]
