@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using CollabHub.Server.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace CollabHub.Server.Configuration;
@@ -44,6 +45,11 @@ public sealed class CollabHubOptions
 
     [ValidateObjectMembers]
     public HeadersOptions Headers { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public TelemetryOptions Telemetry { get; set; } = new();
+
+    public LogFormatOptions Logging { get; set; } = new();
 }
 
 /// <summary>
@@ -458,6 +464,13 @@ public sealed class AuthOptions : IValidatableObject
     /// with a fresh token). Default true.
     /// </summary>
     public bool CloseOnTokenExpiry { get; set; } = true;
+
+    /// <summary>
+    /// The role, or claim type, that admits a user to operators' endpoints (<c>/status/data</c>, and <c>/metrics</c> with
+    /// <c>CollabHub:Telemetry:MetricsRequireAdmin</c>): a token with that role (<c>role</c> claim) or with a claim of
+    /// that type. Default empty: nobody, outside Development (where those endpoints are open).
+    /// </summary>
+    public string AdminRole { get; set; } = "";
 
     /// <summary>Whether the Authority is on this machine (so its metadata may come over plain http).</summary>
     public bool AuthorityIsLoopback =>
