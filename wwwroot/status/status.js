@@ -131,6 +131,7 @@ function drawChart(data) {
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
   for (let minutes = 5; minutes >= 0; minutes--) {
+    ctx.textAlign = minutes === 5 ? "left" : minutes === 0 ? "right" : "center";
     ctx.fillText(minutes === 0 ? "now" : `-${minutes} min`, x(now - minutes * 60000), height - bottom + 6);
   }
 
