@@ -122,7 +122,7 @@ public sealed class TelemetryTests
     }
 
     [Fact]
-    public async Task A_failing_readiness_check_is_one_warning_per_change_of_state_not_an_error_per_probe()
+    public async Task A_failing_readiness_check_is_one_warning_per_change_of_state_not_an_error_per_probe_and_Redis_is_a_metric()
     {
         await using var redis = await RedisServerProcess.StartAsync();
         using var folder = new TempDirectory();
@@ -134,6 +134,7 @@ public sealed class TelemetryTests
         {
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         }
+        var metricsWhileReady = await SecurityClients.Http.GetStringAsync(new Uri(server.BaseUrl, "/metrics")).Within();
         await redis.StopAsync();
         for (var probe = 0; probe < 4; probe++)
         {
@@ -144,6 +145,8 @@ public sealed class TelemetryTests
 
         Assert.Single(Regex.Matches(server.Output, "Readiness: redis is Unhealthy"));
         Assert.DoesNotContain("DefaultHealthCheckService", server.Output);
+        Assert.Contains("[7203]", server.Output); // a random dev-token key on an instance meant for a cluster is still a warning
+        Assert.Contains("collabhub_redis_connected", metricsWhileReady);
     }
 
     private static readonly Dictionary<string, string> ProductionKey = new()
