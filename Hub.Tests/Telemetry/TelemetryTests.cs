@@ -136,6 +136,12 @@ public sealed class TelemetryTests
         }
         var metricsWhileReady = await SecurityClients.Http.GetStringAsync(new Uri(server.BaseUrl, "/metrics")).Within();
         await redis.StopAsync();
+        // The multiplexer notices the loss within a moment; then every probe fails, and only the first is logged.
+        await Eventually.HoldsAsync(async () =>
+        {
+            using var probe = await SecurityClients.Http.GetAsync(new Uri(server.BaseUrl, "/readyz")).Within();
+            return probe.StatusCode == HttpStatusCode.ServiceUnavailable;
+        }, () => "/readyz to answer 503 once Redis is gone", timeout: null, TimeSpan.FromMilliseconds(100));
         for (var probe = 0; probe < 4; probe++)
         {
             using var notReady = await SecurityClients.Http.GetAsync(new Uri(server.BaseUrl, "/readyz")).Within();
