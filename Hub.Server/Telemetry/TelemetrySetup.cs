@@ -1,4 +1,5 @@
 using CollabHub.Server.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
@@ -24,8 +25,7 @@ internal static class TelemetrySetup
     public static WebApplicationBuilder AddCollabHubTelemetry(this WebApplicationBuilder builder, CollabHubOptions settings)
     {
         var services = builder.Services;
-        services.AddSingleton<LocalRooms>();
-        services.AddSingleton<CollabHubMetrics>();
+        services.AddCollabHubMetrics();
         services.AddSingleton<ReadinessLog>();
         services.AddOperatorAccess(settings.Auth, builder.Environment);
         builder.AddCollabHubLogging(settings.Logging);
@@ -55,6 +55,15 @@ internal static class TelemetrySetup
             opentelemetry.WithTracing(tracing => tracing.AddSource(CollabHubActivities.SourceName).AddOtlpExporter(exporter => Configure(exporter, telemetry)));
         }
         return builder;
+    }
+
+    /// <summary>The <c>CollabHub</c> meter's owner, for every part that records on it; safe to call more than once.</summary>
+    public static IServiceCollection AddCollabHubMetrics(this IServiceCollection services)
+    {
+        services.AddMetrics();
+        services.TryAddSingleton<LocalRooms>();
+        services.TryAddSingleton<CollabHubMetrics>();
+        return services;
     }
 
     /// <summary><c>/metrics</c>, when enabled: on the configured port only, and behind the admin policy if asked.</summary>
