@@ -98,7 +98,13 @@ try {
 
   // The chart: pixels of the writes colour (#4f46e5) and of the events colour (#0e9f6e) are drawn.
   const drawn = await eventually("both lines drawn on the chart", () => page.$eval("#chart", canvas => {
-    const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    // Read from a copy, so the page's own canvas is never read back (Chromium warns after a few readbacks).
+    const copy = document.createElement("canvas");
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+    const context = copy.getContext("2d", { willReadFrequently: true });
+    context.drawImage(canvas, 0, 0);
+    const { data } = context.getImageData(0, 0, copy.width, copy.height);
     const near = (i, [r, g, b]) => Math.abs(data[i] - r) < 40 && Math.abs(data[i + 1] - g) < 40 && Math.abs(data[i + 2] - b) < 40 && data[i + 3] > 200;
     let writes = 0, events = 0;
     for (let i = 0; i < data.length; i += 4) {
