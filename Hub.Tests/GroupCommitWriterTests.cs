@@ -1,6 +1,7 @@
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Store;
+using CollabHub.Tests.Telemetry;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -15,7 +16,7 @@ public sealed class GroupCommitWriterTests
     public async Task A_batch_whose_commit_may_have_been_applied_is_failed_whole_and_not_run_again_write_by_write()
     {
         var store = new FailingStore(new CommitOutcomeUnknownException(new IOException("connection reset")));
-        var writer = new GroupCommitWriter(store, new NoObserver(), Options.Create(new CollabHubOptions()), NullLogger<GroupCommitWriter>.Instance);
+        var writer = new GroupCommitWriter(store, new NoObserver(), Options.Create(new CollabHubOptions()), NullLogger<GroupCommitWriter>.Instance, TestMetrics.Create());
         // Queued before the writer starts, so they form one batch.
         var writes = Enumerable.Range(0, 3)
             .Select(i => writer.WriteAsync(new WriteCommand(WriteKind.Post, "r", "ada", null, $"{i}", null, null)))
@@ -40,7 +41,7 @@ public sealed class GroupCommitWriterTests
     public async Task A_batch_that_was_rolled_back_is_run_again_write_by_write_so_one_bad_write_fails_alone()
     {
         var store = new FailingStore(new MutationReusedException("m1"), failOnlyBatches: true);
-        var writer = new GroupCommitWriter(store, new NoObserver(), Options.Create(new CollabHubOptions()), NullLogger<GroupCommitWriter>.Instance);
+        var writer = new GroupCommitWriter(store, new NoObserver(), Options.Create(new CollabHubOptions()), NullLogger<GroupCommitWriter>.Instance, TestMetrics.Create());
         var writes = Enumerable.Range(0, 3)
             .Select(i => writer.WriteAsync(new WriteCommand(WriteKind.Post, "r", "ada", null, $"{i}", null, null)))
             .ToArray();

@@ -1,5 +1,6 @@
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Ops;
+using CollabHub.Server.Telemetry;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.StackExchangeRedis;
 using StackExchange.Redis;
@@ -17,6 +18,7 @@ internal static class BackplaneServiceCollectionExtensions
     public static IServiceCollection AddCollabHubBackplane(this IServiceCollection services, CollabHubOptions options)
     {
         services.AddSingleton<BackplaneInstance>();
+        services.AddCollabHubMetrics(); // counted by the outbox and the Redis lifetime manager
         services.AddSingleton<ConnectionOutbox>();
         if (!options.UsesRedis)
         {

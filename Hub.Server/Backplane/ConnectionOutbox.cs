@@ -1,4 +1,5 @@
 using CollabHub.Server.Configuration;
+using CollabHub.Server.Telemetry;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 
@@ -12,7 +13,7 @@ namespace CollabHub.Server.Backplane;
 /// connection that falls that far behind is closed (logged once), and its client reconnects and catches up with
 /// <c>sinceSeq</c>. So a member that stops reading costs memory for at most that many events, and nobody else's time.
 /// </summary>
-internal sealed partial class ConnectionOutbox(IOptions<CollabHubOptions> options, ILogger<ConnectionOutbox> logger)
+internal sealed partial class ConnectionOutbox(IOptions<CollabHubOptions> options, ILogger<ConnectionOutbox> logger, CollabHubMetrics metrics)
 {
     private readonly int _maxPending = options.Value.Limits.MaxPendingEventsPerConnection;
 
@@ -47,6 +48,7 @@ internal sealed partial class ConnectionOutbox(IOptions<CollabHubOptions> option
             LogWriteFailed(ex, connection.ConnectionId);
             return;
         }
+        metrics.EventSent();
         if (write.IsCompletedSuccessfully)
         {
             Interlocked.Decrement(ref pending.Count);

@@ -1,4 +1,5 @@
 using CollabHub.Server.Configuration;
+using CollabHub.Server.Telemetry;
 using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
@@ -27,6 +28,7 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
     private readonly string _instanceId;
     private readonly ILogger _logger;
     private readonly OutageLog _publishOutage;
+    private readonly CollabHubMetrics _metrics;
     private readonly Task _started;
 
     public RedisHubLifetimeManager(
@@ -35,8 +37,10 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         ConnectionOutbox outbox,
         IOptions<CollabHubOptions> options,
         IHubProtocolResolver protocols,
-        ILogger<RedisHubLifetimeManager<THub>> logger)
+        ILogger<RedisHubLifetimeManager<THub>> logger,
+        CollabHubMetrics metrics)
     {
+        _metrics = metrics;
         _redis = redis;
         _instanceId = instance.Id;
         _logger = logger;
@@ -180,11 +184,13 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         try
         {
             await _redis.PublishAsync(channel, BackplaneProtocol.WriteInvocation(_instanceId, message, _protocols, excluded));
+            _metrics.BackplanePublished();
             _publishOutage.Succeeded();
         }
         catch (Exception ex) when (RedisUnavailableException.IsRedisFailure(ex))
         {
             // Local members already have it; other instances' clients repair the gap with Sync.
+            _metrics.BackplanePublishFailed();
             _publishOutage.Failed(ex);
         }
     }
@@ -276,7 +282,12 @@ internal sealed partial class RedisHubLifetimeManager<THub> : HubLifetimeManager
         try
         {
             var invocation = BackplaneProtocol.ReadInvocation(data.Span);
-            return invocation.Origin == _instanceId ? null : invocation;
+            if (invocation.Origin == _instanceId)
+            {
+                return null;
+            }
+            _metrics.BackplaneReceived();
+            return invocation;
         }
         catch (InvalidDataException ex)
         {

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using CollabHub.Protocol;
 using CollabHub.Server.Security;
+using CollabHub.Server.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace CollabHub.Server.Configuration;
@@ -52,6 +53,11 @@ public sealed class CollabHubOptions
 
     [ValidateObjectMembers]
     public HeadersOptions Headers { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public TelemetryOptions Telemetry { get; set; } = new();
+
+    public LogFormatOptions Logging { get; set; } = new();
 }
 
 /// <summary>
@@ -454,6 +460,13 @@ public sealed class AuthOptions : IValidatableObject
     /// with a fresh token). Default true.
     /// </summary>
     public bool CloseOnTokenExpiry { get; set; } = true;
+
+    /// <summary>
+    /// The role, or claim type, that admits a user to operators' endpoints (<c>/status/data</c>, and <c>/metrics</c> with
+    /// <c>CollabHub:Telemetry:MetricsRequireAdmin</c>): a token with that role (<c>role</c> claim) or with a claim of
+    /// that type. Default empty: nobody, outside Development (where those endpoints are open).
+    /// </summary>
+    public string AdminRole { get; set; } = "";
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

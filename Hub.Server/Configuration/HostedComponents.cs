@@ -66,7 +66,7 @@ internal sealed partial class HostedComponents(IEnumerable<HostedComponent> comp
         return ordered;
     }
 
-    [LoggerMessage(EventId = 9001, Level = LogLevel.Error, Message = "Stopping {Service} failed")]
+    [LoggerMessage(EventId = 9201, Level = LogLevel.Error, Message = "Stopping {Service} failed")]
     private partial void LogStopFailed(Exception exception, string service);
 }
 

@@ -3,7 +3,9 @@ using CollabHub.Server.Hubs;
 using CollabHub.Server.Ops;
 using CollabHub.Server.Rooms;
 using CollabHub.Server.Security;
+using CollabHub.Server.Status;
 using CollabHub.Server.Store;
+using CollabHub.Server.Telemetry;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -27,6 +29,9 @@ internal static class ServerSetup
         services.AddCollabHubStore();
 
         // Rooms: presence (in memory, or across instances in Redis), broadcasting, the operations behind the hub.
+        // Telemetry: metrics, traces, log format and scopes, the status page (Telemetry/, Status/).
+        builder.AddCollabHubTelemetry(settings);
+        services.AddCollabHubStatus();
         if (settings.UsesRedis)
         {
             services.AddSingleton<RedisPresenceTracker>();
@@ -67,6 +72,7 @@ internal static class ServerSetup
             hub.MaximumReceiveMessageSize = limits.MaxHubMessageBytes;
             // Writes are queued for commit before their first await (RoomsHub), so parallel calls keep send order.
             hub.MaximumParallelInvocationsPerClient = settings.Hub.MaxParallelInvocationsPerClient;
+            hub.AddFilter<TelemetryHubFilter>();
             hub.AddFilter<ConnectionBindingFilter>();
             hub.AddFilter<ErrorMappingFilter>();
             hub.AddFilter<RateLimitFilter>();
@@ -76,6 +82,8 @@ internal static class ServerSetup
         services.AddSingleton<IHubProtocol, StrictJsonHubProtocol>();
 
         services.AddCollabHubHealthChecks();
+        // Last: wraps every logger provider registered above.
+        services.RedactTokensInFrameworkLogs();
         return builder;
     }
 
@@ -104,6 +112,8 @@ internal static class ServerSetup
         }).RequireAuthorization().RequireCors(CorsSetup.PolicyName);
         app.MapCollabHubAuthEndpoints();
         app.MapCollabHubHealthChecks();
+        app.MapCollabHubMetrics(settings.Telemetry);
+        app.MapCollabHubStatus();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using CollabHub.Server.Store;
+using CollabHub.Server.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -18,7 +19,8 @@ internal static class HealthEndpoints
     public static void MapCollabHubHealthChecks(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapHealthChecks("/healthz", new() { Predicate = _ => false });
-        endpoints.MapHealthChecks("/readyz", new() { Predicate = check => check.Tags.Contains(ReadyTag) });
+        var readiness = endpoints.ServiceProvider.GetRequiredService<ReadinessLog>();
+        endpoints.MapHealthChecks("/readyz", new() { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = readiness.WriteAsync });
     }
 }
 

@@ -151,12 +151,15 @@ internal sealed partial class RedisPresenceTracker : BackgroundService, IPresenc
         _options = options.Value.Presence;
         _instanceId = instance.Id;
         _roomKeyPrefix = $"{options.Value.RedisPrefix}:presence:room:";
-        _instancesKey = $"{options.Value.RedisPrefix}:presence:instances";
+        _instancesKey = InstancesKey(options.Value.RedisPrefix);
         _logger = logger;
         _outage = new OutageLog(ex => LogPresenceFailing(ex), count => LogPresenceRecovered(count));
     }
 
     public event Action<string, string>? Changed;
+
+    /// <summary>The sorted set of live instances, scored by their last heartbeat (ms, Redis's clock); the status page lists it.</summary>
+    public static string InstancesKey(string redisPrefix) => $"{redisPrefix}:presence:instances";
 
     // A room's keys; room ids never contain ':', so the suffixed keys cannot be another room's.
     private string RoomKey(string roomId) => _roomKeyPrefix + roomId;

@@ -1,6 +1,7 @@
 using CollabHub.Protocol;
 using CollabHub.Server.Hubs;
 using CollabHub.Server.Store;
+using CollabHub.Server.Telemetry;
 using Microsoft.AspNetCore.SignalR;
 
 namespace CollabHub.Server.Rooms;
@@ -15,6 +16,7 @@ internal sealed partial class RoomBroadcaster(IHubContext<RoomsHub> hub, ILogger
 {
     public void OnCommitted(WriteCommand command, WriteOutcome outcome)
     {
+        using var activity = CollabHubActivities.StartBroadcast(command.RoomId);
         var room = hub.Clients.Group(command.RoomId);
         if (outcome.Batch is { } batch)
         {

@@ -4,6 +4,7 @@ using CollabHub.Server.Configuration;
 using CollabHub.Server.Hubs;
 using CollabHub.Server.Security;
 using CollabHub.Server.Store;
+using CollabHub.Server.Telemetry;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 
@@ -22,6 +23,7 @@ internal sealed partial class RoomService
     private readonly RoomBroadcaster broadcaster;
     private readonly RoomAccessService access;
     private readonly ConnectionRegistry connections;
+    private readonly CollabHubMetrics metrics;
     private readonly ILogger<RoomService> _logger;
     private readonly LimitsOptions _limits;
     private readonly int _maxListed;
@@ -35,8 +37,10 @@ internal sealed partial class RoomService
         RoomAccessService access,
         ConnectionRegistry connections,
         IOptions<CollabHubOptions> options,
-        ILogger<RoomService> logger)
+        ILogger<RoomService> logger,
+        CollabHubMetrics metrics)
     {
+        this.metrics = metrics;
         this.hub = hub;
         this.store = store;
         this.writer = writer;
@@ -59,6 +63,7 @@ internal sealed partial class RoomService
             throw new CollabException(ErrorCodes.TooManyConnections,
                 $"user '{connection.UserId}' already has {_limits.MaxConnectionsPerUser} connections to this server; close one first");
         }
+        metrics.ConnectionOpened();
     }
 
     public async Task<JoinResult> JoinAsync(ConnectionRooms connection, string roomId, long? sinceSeq, CancellationToken cancellationToken)
@@ -75,6 +80,10 @@ internal sealed partial class RoomService
         if (!connection.TryAdd(roomId, role, _limits.MaxRoomsPerConnection, out var alreadyIn))
         {
             throw TooManyRooms(connection);
+        }
+        if (!alreadyIn)
+        {
+            metrics.Rooms.Joined(roomId);
         }
         try
         {
@@ -106,6 +115,7 @@ internal sealed partial class RoomService
         {
             return;
         }
+        metrics.Rooms.Left(roomId);
         await hub.Groups.RemoveFromGroupAsync(connection.ConnectionId, roomId);
         await presence.RemoveAsync(roomId, connection.ConnectionId);
     }
@@ -114,8 +124,10 @@ internal sealed partial class RoomService
     public async Task DisconnectedAsync(ConnectionRooms connection)
     {
         connections.Remove(connection);
+        metrics.ConnectionClosed();
         foreach (var roomId in connection.RemoveAll())
         {
+            metrics.Rooms.Left(roomId);
             await presence.RemoveAsync(roomId, connection.ConnectionId);
         }
     }
@@ -129,6 +141,7 @@ internal sealed partial class RoomService
             var continuedAt = page.Full ? page.SnapshotSeq : snapshotSeq!.Value;
             connection.SetSnapshotCursor(roomId, page.HasMore ? new SnapshotCursor(page.Seq, continuedAt) : null);
         }
+        metrics.SyncServed(page.Entries.Count + page.Messages.Count);
         return new SyncResult(roomId, page.Seq, page.Entries, page.Messages, page.HasMore, page.Full);
     }
 

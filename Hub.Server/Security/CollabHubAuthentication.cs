@@ -201,7 +201,15 @@ internal static class CollabHubAuthentication
             SecurityLog.DevelopmentIdentities(logger);
             if (keys.IsRandom)
             {
-                SecurityLog.RandomDevelopmentKey(logger);
+                // A warning only where it matters: with Redis this instance is meant to share tokens with others.
+                if (string.IsNullOrWhiteSpace(app.Services.GetRequiredService<IOptions<CollabHubOptions>>().Value.Redis))
+                {
+                    SecurityLog.RandomDevelopmentKeyAlone(logger);
+                }
+                else
+                {
+                    SecurityLog.RandomDevelopmentKey(logger);
+                }
             }
         }
     }

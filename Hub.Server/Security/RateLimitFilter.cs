@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
+using CollabHub.Server.Telemetry;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 
@@ -24,9 +25,11 @@ internal sealed partial class RateLimitFilter : IHubFilter
     private readonly ConcurrentDictionary<string, UserBuckets> _users = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock;
     private readonly ILogger<RateLimitFilter> _logger;
+    private readonly CollabHubMetrics _metrics;
 
-    public RateLimitFilter(IOptions<CollabHubOptions> options, TimeProvider clock, ILogger<RateLimitFilter> logger)
+    public RateLimitFilter(IOptions<CollabHubOptions> options, TimeProvider clock, ILogger<RateLimitFilter> logger, CollabHubMetrics metrics)
     {
+        _metrics = metrics;
         _options = options.Value.Limits.Rates;
         _clock = clock;
         _logger = logger;
@@ -147,6 +150,7 @@ internal sealed partial class RateLimitFilter : IHubFilter
 
     private CollabException Refuse(ConnectionBuckets connection, HubInvocationContext context, string kind, string who)
     {
+        _metrics.RateLimited(kind);
         if (Interlocked.Increment(ref connection.Refused) == 1)
         {
             LogRefused(connection.User, context.Context.ConnectionId, kind, who);

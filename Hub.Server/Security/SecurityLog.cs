@@ -19,6 +19,11 @@ internal static partial class SecurityLog
                   "Its tokens stop working when this process restarts, and other instances do not accept them: give every instance the same SigningKey.")]
     public static partial void RandomDevelopmentKey(ILogger logger);
 
+    [LoggerMessage(EventId = 7205, Level = LogLevel.Information,
+        Message = "Development: CollabHub:Auth:SigningKey is not set, so POST /auth/dev-token signs with a random key made at start-up; " +
+                  "its tokens stop working when this process restarts. Set a SigningKey to keep them, and on every instance of a cluster.")]
+    public static partial void RandomDevelopmentKeyAlone(ILogger logger);
+
     [LoggerMessage(EventId = 7204, Level = LogLevel.Information,
         Message = "Development environment: anyone can connect as anyone with ?name= or POST /auth/dev-token. Never expose a Development server.")]
     public static partial void DevelopmentIdentities(ILogger logger);

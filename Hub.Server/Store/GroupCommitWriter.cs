@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
+using CollabHub.Server.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace CollabHub.Server.Store;
@@ -25,11 +27,13 @@ internal sealed partial class GroupCommitWriter : BackgroundService
     private readonly IRoomStore _store;
     private readonly ICommitObserver _observer;
     private readonly ILogger<GroupCommitWriter> _logger;
+    private readonly CollabHubMetrics _metrics;
     private readonly int _maxBatch;
     private volatile bool _stopping;
 
-    public GroupCommitWriter(IRoomStore store, ICommitObserver observer, IOptions<CollabHubOptions> options, ILogger<GroupCommitWriter> logger)
+    public GroupCommitWriter(IRoomStore store, ICommitObserver observer, IOptions<CollabHubOptions> options, ILogger<GroupCommitWriter> logger, CollabHubMetrics metrics)
     {
+        _metrics = metrics;
         _store = store;
         _observer = observer;
         _logger = logger;
@@ -79,10 +83,13 @@ internal sealed partial class GroupCommitWriter : BackgroundService
 
     private async Task CommitAsync(List<PendingWrite> batch, List<WriteCommand> commands)
     {
+        using var activity = CollabHubActivities.StartCommit(batch, static pending => pending.Caller);
+        var started = Stopwatch.GetTimestamp();
         WriteOutcome[] outcomes;
         try
         {
             outcomes = await _store.CommitAsync(commands, CancellationToken.None);
+            _metrics.Committed(batch.Count, Stopwatch.GetElapsedTime(started));
         }
         catch (Exception ex) when (batch.Count > 1 && ex is not CommitOutcomeUnknownException)
         {
@@ -101,8 +108,10 @@ internal sealed partial class GroupCommitWriter : BackgroundService
             {
                 LogWriteFailed(ex, batch[0].Command.RoomId);
             }
+            activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
             foreach (var pending in batch)
             {
+                _metrics.WriteFailed(pending.Command.Kind);
                 pending.Completion.TrySetException(ex);
             }
             return;
@@ -124,6 +133,7 @@ internal sealed partial class GroupCommitWriter : BackgroundService
         }
         for (var i = 0; i < batch.Count; i++)
         {
+            _metrics.WriteCompleted(commands[i].Kind, outcomes[i]);
             batch[i].Completion.TrySetResult(outcomes[i]);
         }
     }
@@ -132,6 +142,9 @@ internal sealed partial class GroupCommitWriter : BackgroundService
     {
         public WriteCommand Command { get; } = command;
         public TaskCompletionSource<WriteOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The span of the hub call that queued it (default when not traced): the commit's span links to it.</summary>
+        public ActivityContext Caller { get; } = Activity.Current?.Context ?? default;
     }
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "A batch of {Count} writes failed; committing them one by one")]
