@@ -3,6 +3,7 @@ using CollabHub.Server.Hubs;
 using CollabHub.Server.Ops;
 using CollabHub.Server.Rooms;
 using CollabHub.Server.Security;
+using CollabHub.Server.Shutdown;
 using CollabHub.Server.Store;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
@@ -67,11 +68,17 @@ internal static class ServerSetup
         var limits = settings.Limits;
         services.AddSingleton<RequestValidator>();
         services.AddSingleton<RateLimitFilter>();
+        services.AddCollabHubShutdown(settings.Shutdown);
         services.AddSignalR(hub =>
         {
             hub.MaximumReceiveMessageSize = limits.MaxHubMessageBytes;
+            hub.HandshakeTimeout = settings.Hub.HandshakeTimeout;
+            hub.KeepAliveInterval = settings.Hub.KeepAliveInterval;
+            hub.ClientTimeoutInterval = settings.Hub.ClientTimeoutInterval;
             // Writes are queued for commit before their first await (RoomsHub), so parallel calls keep send order.
             hub.MaximumParallelInvocationsPerClient = settings.Hub.MaxParallelInvocationsPerClient;
+            // First, so that a draining instance refuses calls before anything else runs.
+            hub.AddFilter<DrainFilter>();
             hub.AddFilter<ConnectionBindingFilter>();
             hub.AddFilter<ErrorMappingFilter>();
             hub.AddFilter<RateLimitFilter>();
@@ -89,6 +96,7 @@ internal static class ServerSetup
         await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
 
         app.UseCollabHubSecurityHeaders();
+        app.UseCollabHubDrain(HubPath);
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseCollabHubAuthentication(HubPath);

@@ -172,7 +172,8 @@ internal static class CollabHubAuthentication
     public static void ReportAuthentication(this WebApplication app)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(SecurityLog.Category);
-        var auth = app.Services.GetRequiredService<IOptions<CollabHubOptions>>().Value.Auth;
+        var settings = app.Services.GetRequiredService<IOptions<CollabHubOptions>>().Value;
+        var auth = settings.Auth;
         var keys = app.Services.GetRequiredService<TokenKeys>();
         List<string> sources = [];
         if (keys.SigningKey is not null)
@@ -192,7 +193,11 @@ internal static class CollabHubAuthentication
         if (app.Environment.IsDevelopment())
         {
             SecurityLog.DevelopmentIdentities(logger);
-            if (keys.IsRandom)
+            if (keys.IsRandom && !string.IsNullOrWhiteSpace(settings.Redis))
+            {
+                SecurityLog.RandomDevelopmentKeyInCluster(logger);
+            }
+            else if (keys.IsRandom)
             {
                 SecurityLog.RandomDevelopmentKey(logger);
             }
