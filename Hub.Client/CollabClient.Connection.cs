@@ -67,8 +67,11 @@ public sealed partial class CollabClient
                 }
                 OnSessionEnded(session, lost, stopping: stop.IsCancellationRequested);
                 await DisposeQuietlyAsync(connection).ConfigureAwait(false);
-                backoffStep = up.Elapsed >= StableAfter ? 1 : backoffStep + 1;
-                wait = _backoff.Delay(backoffStep);
+                var stable = up.Elapsed >= StableAfter;
+                backoffStep = stable ? 1 : backoffStep + 1;
+                // A server that closed a stable connection on purpose (draining for a restart) means "reconnect now";
+                // one that keeps closing new connections gets the backoff.
+                wait = lost is ServerClosedException && stable ? TimeSpan.Zero : _backoff.Delay(backoffStep);
                 lastError = lost;
             }
         }
@@ -100,7 +103,7 @@ public sealed partial class CollabClient
         connection.PresenceDelta += (roomId, delta) => GetRoom(roomId)?.OnPresenceDelta(session, delta);
         connection.Signaled += (roomId, signal) => GetRoom(roomId)?.OnSignaled(session, signal);
         connection.AccessChanged += (roomId, change) => GetRoom(roomId)?.OnAccessChanged(session, change);
-        connection.Closed += error => session.Abort(error ?? new IOException("The connection was closed."));
+        connection.Closed += error => session.Abort(error ?? new ServerClosedException());
     }
 
     private void OnSessionStarted(Session session)

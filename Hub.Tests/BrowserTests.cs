@@ -52,6 +52,47 @@ public sealed class BrowserTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// docs/operations.md's two-instance recipe as written (one signing key for both, nginx running
+    /// docs/nginx.conf.example): every page load of the board connects, with its dev token and its hub connection from
+    /// the same instance. Before, each instance signed with its own random key and nginx sent the token request and
+    /// the negotiate to different instances: about one load in four stayed on "Connecting…" with 401s.
+    /// </summary>
+    [Fact]
+    public async Task Browser_board_through_nginx_and_two_instances_connects_on_every_page_load()
+    {
+        var playwright = Path.Combine(BrowserFolder, "node_modules", "playwright-core", "package.json");
+        Assert.True(File.Exists(playwright), $"The playwright-core npm package is not installed in {BrowserFolder} ({playwright} is missing). {HowToFix}");
+        Assert.True(File.Exists(ChromiumPath), $"Chromium is not installed at {ChromiumPath}; the browser tests need it. {HowToFix}");
+        _ = NginxProcess.Executable;
+
+        using var folder = new TempDirectory();
+        await using var redis = await RedisServerProcess.StartAsync();
+        var settings = new Dictionary<string, string>
+        {
+            ["CollabHub:Redis"] = $"127.0.0.1:{redis.Port}",
+            ["CollabHub:Auth:SigningKey"] = "base64:" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48)),
+        };
+        await using var a = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
+        await using var b = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
+        await using var nginx = await NginxProcess.StartAsync(a.BaseUrl, b.BaseUrl);
+
+        const int loads = 6;
+        var result = await RunNodeAsync("cluster.test.mjs", nginx.BaseUrl.ToString(), loads.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        output.WriteLine(result.StdOut);
+        var report = $"--- stdout ---\n{result.StdOut}\n--- stderr ---\n{result.StdErr}\n{nginx.Diagnostics}";
+        Assert.True(result.ExitCode == 0, $"node cluster.test.mjs exited with {result.ExitCode}.\n{report}");
+        // The token and the hub connection of each load came from the same instance (one client address here).
+        var routed = nginx.AccessLog.Split('\n')
+            .Where(line => line.Contains("/auth/dev-token", StringComparison.Ordinal) || line.Contains("/hubs/collab/negotiate", StringComparison.Ordinal))
+            .Select(line => line[(line.LastIndexOf("upstream=", StringComparison.Ordinal) + "upstream=".Length)..].Trim())
+            .ToList();
+        Assert.True(routed.Count >= 2 * loads && routed.Distinct().Count() == 1,
+            $"POST /auth/dev-token and the negotiates should all reach one instance:\n{report}");
+        Assert.DoesNotContain(" 401 ", nginx.AccessLog, StringComparison.Ordinal);
+    }
+
     private static string Tail(string text, int lines)
     {
         var all = text.Split('\n');

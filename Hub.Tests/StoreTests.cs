@@ -51,6 +51,45 @@ public abstract partial class StoreTests
     }
 
     [Fact]
+    public async Task Message_retention_keeps_the_newest_per_room_and_by_age_and_a_delta_from_below_it_becomes_a_full_snapshot()
+    {
+        await using var harness = await CreateHarnessAsync();
+        Task Post(string text) => harness.WriteAsync(new WriteCommand(WriteKind.Post, "r", "ada", null, $"\"{text}\"", null, null));
+        await Post("m0");                 // seq 1
+        await harness.SetAsync("r", "a", "1"); // 2
+        await Post("m1");                 // 3
+        await Post("m2");                 // 4
+        await harness.SetAsync("r", "b", "2"); // 5
+        await Post("m3");                 // 6
+        await Post("m4");                 // 7
+        await harness.WriteAsync(new WriteCommand(WriteKind.Post, "other", "ada", null, "\"kept\"", null, null));
+
+        // The newest 2 per room, removed in batches of 2: seqs 1, 3 and 4 of room r; the other room is under the count.
+        Assert.Equal(3, await harness.Store.PurgeMessagesAsync(new MessageRetention(2, null, 2), CancellationToken.None));
+        Assert.Equal(0, await harness.Store.PurgeMessagesAsync(new MessageRetention(2, null, 2), CancellationToken.None));
+
+        var stale = await harness.ReadAsync("r", 3);
+        Assert.True(stale.Full, "a delta from below what was removed is a full snapshot");
+        Assert.Equal(7, stale.Seq);
+        Assert.Equal(["a", "b"], stale.Entries.Select(e => e.Key));
+        Assert.Equal([6L, 7L], stale.Messages.Select(m => m.Seq));
+        var fresh = await harness.ReadAsync("r", 4);
+        Assert.False(fresh.Full);
+        Assert.Equal(["b"], fresh.Entries.Select(e => e.Key));
+        Assert.Equal([6L, 7L], fresh.Messages.Select(m => m.Seq));
+        Assert.Single((await harness.ReadAsync("other", null)).Messages);
+
+        // By age, whatever the count: the two left (and the other room's one) are older than a day, the new one is not.
+        harness.Clock.Advance(2 * Day);
+        await Post("m5");                 // 8
+        Assert.Equal(3, await harness.Store.PurgeMessagesAsync(new MessageRetention(100, harness.Clock.GetUtcNow() - Day, 10), CancellationToken.None));
+        Assert.Equal([8L], (await harness.ReadAsync("r", null)).Messages.Select(m => m.Seq));
+        Assert.True((await harness.ReadAsync("r", 6)).Full);
+        Assert.False((await harness.ReadAsync("r", 7)).Full);
+        Assert.Empty((await harness.ReadAsync("other", null)).Messages);
+    }
+
+    [Fact]
     public async Task A_paged_full_snapshot_can_be_continued_below_the_purge_horizon()
     {
         await using var harness = await CreateHarnessAsync();

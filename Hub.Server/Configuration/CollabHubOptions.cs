@@ -58,6 +58,9 @@ public sealed class CollabHubOptions
     public TelemetryOptions Telemetry { get; set; } = new();
 
     public LogFormatOptions Logging { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public ShutdownOptions Shutdown { get; set; } = new();
 }
 
 /// <summary>
@@ -149,6 +152,28 @@ public sealed class HubCallOptions
     /// </summary>
     [Range(1, 4096)]
     public int MaxParallelInvocationsPerClient { get; set; } = 64;
+
+    /// <summary>
+    /// SignalR's <c>HandshakeTimeout</c>: how long a new connection may take to send its handshake before it is
+    /// closed. Default 15 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// SignalR's <c>KeepAliveInterval</c>: the server sends a ping when it has sent nothing else for this long, so idle
+    /// connections carry traffic; keep it well under the load balancer's idle timeout. Clients' server timeout should be
+    /// at least twice it. Default 15 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// SignalR's <c>ClientTimeoutInterval</c>: a connection the server heard nothing from (not even a ping) for this long
+    /// is closed; at least twice the clients' keep-alive interval (15 s in both SDKs). Default 30 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:02", "00:30:00")]
+    public TimeSpan ClientTimeoutInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 public enum RoomAccessMode

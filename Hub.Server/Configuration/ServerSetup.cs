@@ -3,6 +3,7 @@ using CollabHub.Server.Hubs;
 using CollabHub.Server.Ops;
 using CollabHub.Server.Rooms;
 using CollabHub.Server.Security;
+using CollabHub.Server.Shutdown;
 using CollabHub.Server.Status;
 using CollabHub.Server.Store;
 using CollabHub.Server.Telemetry;
@@ -67,14 +68,21 @@ internal static class ServerSetup
         var limits = settings.Limits;
         services.AddSingleton<RequestValidator>();
         services.AddSingleton<RateLimitFilter>();
+        services.AddCollabHubShutdown(settings.Shutdown);
         services.AddSignalR(hub =>
         {
             hub.MaximumReceiveMessageSize = limits.MaxHubMessageBytes;
+            hub.HandshakeTimeout = settings.Hub.HandshakeTimeout;
+            hub.KeepAliveInterval = settings.Hub.KeepAliveInterval;
+            hub.ClientTimeoutInterval = settings.Hub.ClientTimeoutInterval;
             // Writes are queued for commit before their first await (RoomsHub), so parallel calls keep send order.
             hub.MaximumParallelInvocationsPerClient = settings.Hub.MaxParallelInvocationsPerClient;
             hub.AddFilter<TelemetryHubFilter>();
             hub.AddFilter<ConnectionBindingFilter>();
             hub.AddFilter<ErrorMappingFilter>();
+            // Before any other work of a call, so that a draining instance refuses it (inside the error mapping, which
+            // turns the refusal into the call's error answer).
+            hub.AddFilter<DrainFilter>();
             hub.AddFilter<RateLimitFilter>();
         });
         // Our JSON protocol in place of SignalR's (same wire format; unknown message types close the connection).
@@ -92,6 +100,7 @@ internal static class ServerSetup
         await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
 
         app.UseCollabHubSecurityHeaders();
+        app.UseCollabHubDrain(HubPath);
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseCollabHubAuthentication(HubPath);

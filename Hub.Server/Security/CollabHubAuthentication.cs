@@ -179,7 +179,8 @@ internal static class CollabHubAuthentication
     public static void ReportAuthentication(this WebApplication app)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(SecurityLog.Category);
-        var auth = app.Services.GetRequiredService<IOptions<CollabHubOptions>>().Value.Auth;
+        var settings = app.Services.GetRequiredService<IOptions<CollabHubOptions>>().Value;
+        var auth = settings.Auth;
         var keys = app.Services.GetRequiredService<TokenKeys>();
         List<string> sources = [];
         if (keys.SigningKey is not null)
@@ -199,17 +200,13 @@ internal static class CollabHubAuthentication
         if (app.Environment.IsDevelopment())
         {
             SecurityLog.DevelopmentIdentities(logger);
-            if (keys.IsRandom)
+            if (keys.IsRandom && !string.IsNullOrWhiteSpace(settings.Redis))
             {
-                // A warning only where it matters: with Redis this instance is meant to share tokens with others.
-                if (string.IsNullOrWhiteSpace(app.Services.GetRequiredService<IOptions<CollabHubOptions>>().Value.Redis))
-                {
-                    SecurityLog.RandomDevelopmentKeyAlone(logger);
-                }
-                else
-                {
-                    SecurityLog.RandomDevelopmentKey(logger);
-                }
+                SecurityLog.RandomDevelopmentKeyInCluster(logger);
+            }
+            else if (keys.IsRandom)
+            {
+                SecurityLog.RandomDevelopmentKeyAlone(logger);
             }
         }
     }

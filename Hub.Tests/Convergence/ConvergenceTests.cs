@@ -20,7 +20,7 @@ namespace CollabHub.Tests.Convergence;
 /// The seed is printed (and in the failure message); set <c>CONVERGENCE_SEED</c> to run one schedule again. The report
 /// is also written to <c>convergence-report-{provider}.txt</c> beside the test assembly.
 /// </remarks>
-public sealed class ConvergenceTests(ITestOutputHelper output)
+public sealed partial class ConvergenceTests(ITestOutputHelper output)
 {
     private const int Instances = 3;
     private const int DotNetClients = 4;

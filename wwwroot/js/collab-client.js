@@ -1434,7 +1434,10 @@ export class CollabClient extends Emitter {
     if (this._loopRunning) {
       return; // the running loop (still rejoining) sees the new generation and connects again
     }
-    this._runLoop(backoff(this._retry, this._flaps));
+    // No error: the server closed the connection on purpose (a close message), e.g. an instance draining before a
+    // restart, which means "reconnect now" (to another instance). A transport failure carries an error.
+    const serverClosed = error === undefined || error === null;
+    this._runLoop(serverClosed && !shortLived ? 0 : backoff(this._retry, this._flaps));
   }
 
   _runLoop(firstDelayMs) {
