@@ -16,9 +16,9 @@ internal static class StatusEndpoints
     public static IServiceCollection AddCollabHubStatus(this IServiceCollection services)
     {
         services.AddSingleton<StatusSampler>();
-        services.AddHostedService(sp => sp.GetRequiredService<StatusSampler>());
+        services.AddHostedComponent<StatusSampler>();
         services.AddSingleton<ClusterStatus>();
-        services.AddHostedService(sp => sp.GetRequiredService<ClusterStatus>());
+        services.AddHostedComponent<ClusterStatus>();
         services.AddSingleton<RecentWarnings>();
         services.AddSingleton<ILoggerProvider>(sp => sp.GetRequiredService<RecentWarnings>());
         return services;
