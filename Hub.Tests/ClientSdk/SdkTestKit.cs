@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using CollabHub.Client;
 using CollabHub.Protocol;
@@ -34,7 +35,7 @@ internal static class SdkTestKit
     /// request's <see cref="HttpRequestException"/>, or, without negotiation, the WebSocket's <see cref="WebSocketException"/>.
     /// </summary>
     public static void AssertRefusedConnect(Exception? error) =>
-        Assert.True(error is HttpRequestException or WebSocketException, $"Expected the error of a refused connect, got: {error}");
+        Assert.True(error is HttpRequestException or WebSocketException or SocketException, $"Expected the error of a refused connect, got: {error}");
 
     /// <summary>Polls <paramref name="condition"/> until it holds, or fails after the test timeout saying what was awaited.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
