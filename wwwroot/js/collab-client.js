@@ -21,17 +21,17 @@ const HUB_MARKER = "HubException: ";
 /** How long the write window stays at one after a temporary refusal. */
 const THROTTLE_MS = 1_000;
 
-const STATES = Object.freeze({ connected: "connected", reconnecting: "reconnecting", disconnected: "disconnected" });
+const STATES = Object.freeze({ connecting: "connecting", connected: "connected", reconnecting: "reconnecting", disconnected: "disconnected" });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------------------------
 
 /** An error with a stable machine-readable `code` (a server code such as `invalid_key`, or a client one). */
-export class CollabError extends Error {
+export class CollabHubError extends Error {
   constructor(code, message, options) {
     super(message, options);
-    this.name = "CollabError";
+    this.name = "CollabHubError";
     this.code = code;
   }
 }
@@ -50,7 +50,7 @@ export function parseHubError(message) {
 
 /** The hub's error code of an error (or message), or null. */
 export function errorCode(error) {
-  if (error instanceof CollabError) {
+  if (error instanceof CollabHubError) {
     return error.code;
   }
   return parseHubError(error?.message ?? error).code;
@@ -72,11 +72,11 @@ export function isServerError(error) {
 
 function hubError(error) {
   const { code, text } = parseHubError(error?.message ?? error);
-  return new CollabError(code ?? "unknown", text || String(error?.message ?? error), { cause: error });
+  return new CollabHubError(code ?? "unknown", text || String(error?.message ?? error), { cause: error });
 }
 
 function argumentError(code, message) {
-  return new CollabError(code, `CollabClient: ${message}`);
+  return new CollabHubError(code, `CollabClient: ${message}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -256,6 +256,18 @@ function checkRoomId(roomId) {
   }
 }
 
+/** The app's own mutationId of a write (options.mutationId), or undefined: the SDK makes one then. */
+function checkMutationId(options) {
+  const id = options?.mutationId;
+  if (id === undefined || id === null) {
+    return undefined;
+  }
+  if (typeof id !== "string" || id.length === 0) {
+    throw argumentError("invalid_argument", `mutationId must be a non-empty string, got ${JSON.stringify(id)}`);
+  }
+  return id;
+}
+
 function checkExpectedVersion(options) {
   if (options === undefined || options === null) {
     return undefined;
@@ -347,10 +359,10 @@ function handled(promise) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Room: the replica of one room
+// CollabRoom: the replica of one room
 // ---------------------------------------------------------------------------------------------------------------
 
-export class Room extends Emitter {
+export class CollabRoom extends Emitter {
   #client;
   #id;
 
@@ -387,7 +399,7 @@ export class Room extends Emitter {
   }
 
   /** The room id. */
-  get id() {
+  get roomId() {
     return this.#id;
   }
 
@@ -468,13 +480,16 @@ export class Room extends Emitter {
     return [...this._confirmed.values()];
   }
 
-  /** Sets `key` to `value` (any JSON). Resolves with the WriteResult once acknowledged. */
+  /**
+   * Sets `key` to `value` (any JSON). Resolves with the WriteResult once acknowledged. `options.mutationId` replaces
+   * the random one the SDK makes: a write made again with the same id (after a restart, say) is applied once.
+   */
   set(key, value, options) {
     return this.#client._write(this, () => {
       checkKey(key);
       checkJson(value, "value");
       const expectedVersion = checkExpectedVersion(options);
-      return { op: "Set", key, value, expectedVersion };
+      return { op: "Set", key, value, expectedVersion, mutationId: checkMutationId(options) };
     });
   }
 
@@ -483,7 +498,7 @@ export class Room extends Emitter {
     return this.#client._write(this, () => {
       checkKey(key);
       const expectedVersion = checkExpectedVersion(options);
-      return { op: "Delete", key, expectedVersion };
+      return { op: "Delete", key, expectedVersion, mutationId: checkMutationId(options) };
     });
   }
 
@@ -492,22 +507,26 @@ export class Room extends Emitter {
    * { op: "delete", key, expectedVersion? }], each key at most once. Queued like set() (offline too, exactly once, in
    * order); the view shows all its keys at once, and other clients' replicas apply its entries together. Resolves with
    * the BatchResult; a failed compare-and-set is a result with conflict: true (nothing stored, the view rolled back).
+   * `options.mutationId` as set().
    */
-  batch(ops) {
-    return this.#client._write(this, () => ({ op: "Batch", ops: checkOps(ops) }));
+  batch(ops, options) {
+    return this.#client._write(this, () => ({ op: "Batch", ops: checkOps(ops), mutationId: checkMutationId(options) }));
   }
 
-  /** Appends `body` (any JSON) to the message log. Resolves with the PostResult once acknowledged. */
-  post(body) {
+  /**
+   * Appends `body` (any JSON) to the message log. Resolves with the PostResult once acknowledged. `options.mutationId`
+   * as set().
+   */
+  post(body, options) {
     return this.#client._write(this, () => {
       checkJson(body, "body");
-      return { op: "Post", body };
+      return { op: "Post", body, mutationId: checkMutationId(options) };
     });
   }
 
   /**
    * Sends an ephemeral signal to the other connections in the room. Not queued: resolves true when the server took
-   * it, false when not connected (it is dropped); rejects with a CollabError on a server error (e.g. too_large).
+   * it, false when not connected (it is dropped); rejects with a CollabHubError on a server error (e.g. too_large).
    */
   signal(payload) {
     return handled(this.#client._signal(this, payload));
@@ -629,10 +648,11 @@ export class Room extends Emitter {
   // --- confirmed replica: events, pages, ordering and gaps ------------------------------------------------
 
   _setPosition(to, source, full) {
-    const from = this._seq;
+    const previous = this._seq;
     this._seq = to;
-    if (from !== to || full) {
-      this._emit("applied", { from, to, source, full: !!full });
+    if (previous !== to || full) {
+      // The positions applied, both ends included (as .NET's AppliedRange): a full snapshot accounts for 1..to.
+      this._emit("applied", { from: full ? 1 : previous + 1, to, source, full: !!full });
     }
   }
 
@@ -1131,7 +1151,7 @@ export class CollabClient extends Emitter {
     this._restoreQueue();
   }
 
-  /** "connected" | "reconnecting" | "disconnected". */
+  /** "disconnected" | "connecting" | "connected" | "reconnecting" (docs/protocol.md, "The two SDKs"). */
   get state() {
     return this._state;
   }
@@ -1169,6 +1189,7 @@ export class CollabClient extends Emitter {
     if (this._stopped) {
       this._stopped = false;
       this._started = true;
+      this._setState(STATES.connecting);
       this._runLoop(0);
     }
     return promise;
@@ -1182,7 +1203,7 @@ export class CollabClient extends Emitter {
     this._stopped = true;
     this._live = false;
     this._wake();
-    this._rejectWaiters(new CollabError("stopped", "CollabClient: stopped before it connected"));
+    this._rejectWaiters(new CollabHubError("stopped", "CollabClient: stopped before it connected"));
     for (const room of [...this._rooms.values()]) {
       clearTimeout(room._joinRetry);
       clearTimeout(room._fillRetry);
@@ -1209,17 +1230,17 @@ export class CollabClient extends Emitter {
   }
 
   /**
-   * Joins a room and resolves with its Room once the Join answer is applied (waits for the connection when not
-   * connected). Joining a room already joined returns the same Room.
+   * Joins a room and resolves with its CollabRoom once the Join answer is applied (waits for the connection when not
+   * connected). Joining a room already joined returns the same CollabRoom.
    */
   async join(roomId) {
     checkRoomId(roomId);
     if (!this._started) {
-      throw new CollabError("not_started", "CollabClient: call start() before join()");
+      throw new CollabHubError("not_started", "CollabClient: call start() before join()");
     }
     let room = this._rooms.get(roomId);
     if (!room || room._released) {
-      room = new Room(this, roomId);
+      room = new CollabRoom(this, roomId);
       this._rooms.set(roomId, room);
     }
     room._appJoined = true;
@@ -1244,14 +1265,18 @@ export class CollabClient extends Emitter {
   /** Rejects every queued write with code "cancelled", rolls back their optimistic values, and clears the stored queue. */
   discardPending() {
     for (const item of [...this._queue]) {
-      this._settle(item, null, new CollabError("cancelled", "CollabClient: the write was discarded (discardPending)"));
+      this._settle(item, null, new CollabHubError("cancelled", "CollabClient: the write was discarded (discardPending)"));
     }
   }
 
   // --- connection ---------------------------------------------------------------------------------------------
 
+  /**
+   * Changes the state and emits "state" with the reason, when there is one. A failed attempt emits "reconnecting"
+   * again with its error, so an app can show why it cannot connect ("connection refused") while the SDK retries.
+   */
   _setState(state, error) {
-    if (this._state === state) {
+    if (this._state === state && !error) {
       return;
     }
     this._state = state;
@@ -1352,6 +1377,8 @@ export class CollabClient extends Emitter {
         }
         const gen = ++this._gen;
         this._conn = conn;
+        // "connected" means the connection is up, as in .NET; the rooms are rejoined next (each room's `joined`).
+        this._setState(STATES.connected);
         // Join every room (rooms added meanwhile too) before any write goes.
         for (;;) {
           const todo = [...this._rooms.values()].filter(room => room._attemptGen !== gen);
@@ -1371,7 +1398,6 @@ export class CollabClient extends Emitter {
         }
         this._live = true;
         this._connectedAt = Date.now();
-        this._setState(STATES.connected);
         for (const waiter of this._startWaiters.splice(0)) {
           waiter.resolve();
         }
@@ -1455,7 +1481,7 @@ export class CollabClient extends Emitter {
   _invoke(gen, method, request) {
     const conn = this._conn;
     if (!conn || gen !== this._gen) {
-      return Promise.reject(new CollabError("connection_lost", `CollabClient: the connection closed before ${method} was sent`));
+      return Promise.reject(new CollabHubError("connection_lost", `CollabClient: the connection closed before ${method} was sent`));
     }
     return conn.invoke(method, request);
   }
@@ -1467,7 +1493,7 @@ export class CollabClient extends Emitter {
    * reconnects instead of waiting for SignalR to notice.
    */
   _isConnectionLoss(error, gen) {
-    if (error instanceof CollabError && error.code === "connection_lost") {
+    if (error instanceof CollabHubError && error.code === "connection_lost") {
       return true;
     }
     if (isServerError(error)) {
@@ -1527,7 +1553,7 @@ export class CollabClient extends Emitter {
     room._failure = error;
     for (const item of [...this._queue]) {
       // A write in flight keeps its answer (or, if its connection drops, fails in _pump: its room is gone).
-      if (item.roomId === room.id && item.state !== "inflight") {
+      if (item.roomId === room.roomId && item.state !== "inflight") {
         this._settle(item, null, error);
       }
     }
@@ -1538,12 +1564,12 @@ export class CollabClient extends Emitter {
   /** The user's role in the room was revoked: the room is no longer joined, and is not rejoined after a reconnect. */
   _revoked(room) {
     room._joinedGen = 0; // the server has already taken the connection out: no Leave
-    this._roomFailed(room, new CollabError("forbidden", `CollabClient: access to room ${room.id} was revoked`));
+    this._roomFailed(room, new CollabHubError("forbidden", `CollabClient: access to room ${room.roomId} was revoked`));
   }
 
   /** Reports a failed Join or Sync on the room's "error" event, unless it is temporary (it is retried). */
   _reportError(room, error) {
-    const e = error instanceof CollabError ? error : hubError(error);
+    const e = error instanceof CollabHubError ? error : hubError(error);
     if (!TEMPORARY.has(e.code)) {
       room?._emit("error", e);
     }
@@ -1555,7 +1581,7 @@ export class CollabClient extends Emitter {
     }
     room._appJoined = false;
     if (room._ready) {
-      room._ready.reject(new CollabError("left", `CollabClient: room ${room.id} was left before it was joined`));
+      room._ready.reject(new CollabHubError("left", `CollabClient: room ${room.roomId} was left before it was joined`));
       room._ready = null;
     }
     if (room._queued > 0) {
@@ -1569,18 +1595,18 @@ export class CollabClient extends Emitter {
       return;
     }
     room._released = true;
-    (this._orphans ??= new Map()).set(room.id, room._failure
-      ?? new CollabError("not_joined", `CollabClient: room ${room.id} was left`));
+    (this._orphans ??= new Map()).set(room.roomId, room._failure
+      ?? new CollabHubError("not_joined", `CollabClient: room ${room.roomId} was left`));
     clearTimeout(room._joinRetry);
     clearTimeout(room._fillRetry);
-    if (this._rooms.get(room.id) === room) {
-      this._rooms.delete(room.id);
+    if (this._rooms.get(room.roomId) === room) {
+      this._rooms.delete(room.roomId);
     }
     const wasJoined = room.joined;
     room._joinedGen = 0;
     if (wasJoined && this._conn) {
       try {
-        await this._conn.invoke("Leave", { roomId: room.id });
+        await this._conn.invoke("Leave", { roomId: room.roomId });
       } catch {
         // The connection closed: its memberships ended with it.
       }
@@ -1593,16 +1619,16 @@ export class CollabClient extends Emitter {
     let request;
     try {
       if (room._released || !room._appJoined) {
-        throw new CollabError("not_joined", `CollabClient: room ${room.id} was left; join it again to write`);
+        throw new CollabHubError("not_joined", `CollabClient: room ${room.roomId} was left; join it again to write`);
       }
       request = describe();
       if (this._queue.length >= this._maxQueue) {
-        throw new CollabError("queue_full", `CollabClient: the write queue is full (${this._maxQueue} writes waiting)`);
+        throw new CollabHubError("queue_full", `CollabClient: the write queue is full (${this._maxQueue} writes waiting)`);
       }
     } catch (error) {
       return handled(Promise.reject(error));
     }
-    const item = { ...request, roomId: room.id, mutationId: newMutationId() };
+    const item = { ...request, roomId: room.roomId, mutationId: request.mutationId ?? newMutationId() };
     try {
       checkFrame(this, item.op, this._request(item));
     } catch (error) {
@@ -1701,9 +1727,9 @@ export class CollabClient extends Emitter {
     }
     if (!this._rooms.has(item.roomId)) {
       const reason = this._orphans?.get(item.roomId)
-        ?? new CollabError("not_joined", `CollabClient: room ${item.roomId} is not joined`);
+        ?? new CollabHubError("not_joined", `CollabClient: room ${item.roomId} is not joined`);
       this._settle(item, null, item.sent
-        ? new CollabError(reason.code, `${reason.message}; the write was sent but its answer was lost, so it may or may not have been applied`)
+        ? new CollabHubError(reason.code, `${reason.message}; the write was sent but its answer was lost, so it may or may not have been applied`)
         : reason);
     }
   }
@@ -1851,16 +1877,16 @@ export class CollabClient extends Emitter {
 
   async _signal(room, payload) {
     if (room._released || !room._appJoined) {
-      throw new CollabError("not_joined", `CollabClient: room ${room.id} was left`);
+      throw new CollabHubError("not_joined", `CollabClient: room ${room.roomId} was left`);
     }
     checkJson(payload, "payload");
-    checkFrame(this, "Signal", { roomId: room.id, payload });
+    checkFrame(this, "Signal", { roomId: room.roomId, payload });
     const gen = this._gen;
     if (!room.joined || !this._conn) {
       return false;
     }
     try {
-      await this._conn.invoke("Signal", { roomId: room.id, payload });
+      await this._conn.invoke("Signal", { roomId: room.roomId, payload });
       return true;
     } catch (error) {
       if (this._isConnectionLoss(error, gen)) {
@@ -1910,7 +1936,7 @@ export class CollabClient extends Emitter {
       this._storage.setItem(this._storageKey, JSON.stringify({ v: 1, writes }));
     } catch (error) {
       // Quota exceeded or storage disabled: the queue still lives in memory.
-      this._emit("error", new CollabError("storage_failed", `CollabClient: could not store the write queue (${error?.message ?? error})`, { cause: error }));
+      this._emit("error", new CollabHubError("storage_failed", `CollabClient: could not store the write queue (${error?.message ?? error})`, { cause: error }));
     }
   }
 
@@ -1936,7 +1962,7 @@ export class CollabClient extends Emitter {
       let room = this._rooms.get(w.roomId);
       if (!room) {
         // Kept joined (not visible in client.rooms) until its writes are answered, or the app joins it.
-        room = new Room(this, w.roomId);
+        room = new CollabRoom(this, w.roomId);
         this._rooms.set(w.roomId, room);
       }
       const item = { op: w.op, roomId: w.roomId, mutationId: w.mutationId, restored: true };
