@@ -136,7 +136,7 @@ public sealed partial class CollabClient
             {
                 continue;
             }
-            if (session.InFlight >= MaxInFlight || !write.Room.IsJoinedOn(session) || write.Gates.Any(session.Gates.Contains))
+            if (session.InFlight >= _options.MaxInFlight || !write.Room.IsJoinedOn(session) || write.Gates.Any(session.Gates.Contains))
             {
                 break;
             }

@@ -709,6 +709,26 @@ test("a write whose answer was lost is sent again with its mutationId and applie
   tracked.check();
 });
 
+test("a change handler attached when join() resolves sees only later changes, every time", { timeout: TEST_TIMEOUT }, async () => {
+  const ada = makeClient("ada");
+  const bob = makeClient("bob");
+  await Promise.all([ada.start(), bob.start()]);
+  for (let run = 0; run < 20; run++) {
+    const id = roomId(`attach-${run}`);
+    const b = await bob.join(id);
+    await b.batch(Array.from({ length: 20 }, (_, i) => ({ op: "set", key: `k${i}`, value: i })));
+    const a = await ada.join(id);
+    const seen = [];
+    a.on("change", e => seen.push([e.key, e.source]));
+    assert.equal(a.entries().length, 20);
+    await b.set("later", run);
+    await waitFor(() => seen.length > 0, `run ${run}: the later change`);
+    await delay(20);
+    assert.deepEqual(seen, [["later", "remote"]]);
+    await Promise.all([a.leave(), b.leave()]);
+  }
+});
+
 test("the app's own mutationId: a post or set made again with it is applied once", { timeout: TEST_TIMEOUT }, async () => {
   const ada = makeClient("ada");
   await ada.start();

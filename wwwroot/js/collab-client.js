@@ -14,7 +14,7 @@
 //
 // Types and the full contract: collab-client.d.ts beside this file.
 
-import { HubEvents, ROOM_ID_PATTERN as ROOM_ID, TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
+import { ErrorCodes, HubEvents, ROOM_ID_PATTERN as ROOM_ID, TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
 
 const HUB_MARKER = "HubException: ";
 
@@ -1265,7 +1265,7 @@ export class CollabClient extends Emitter {
   /** Rejects every queued write with code "cancelled", rolls back their optimistic values, and clears the stored queue. */
   discardPending() {
     for (const item of [...this._queue]) {
-      this._settle(item, null, new CollabHubError("cancelled", "CollabClient: the write was discarded (discardPending)"));
+      this._settle(item, null, new CollabHubError(ErrorCodes.Cancelled, "CollabClient: the write was discarded (discardPending)"));
     }
   }
 
@@ -1623,7 +1623,7 @@ export class CollabClient extends Emitter {
       }
       request = describe();
       if (this._queue.length >= this._maxQueue) {
-        throw new CollabHubError("queue_full", `CollabClient: the write queue is full (${this._maxQueue} writes waiting)`);
+        throw new CollabHubError(ErrorCodes.QueueFull, `CollabClient: the write queue is full (${this._maxQueue} writes waiting)`);
       }
     } catch (error) {
       return handled(Promise.reject(error));
