@@ -150,6 +150,18 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     /// </summary>
     public event Action<CollabStateChange>? StateChanged;
 
+    /// <summary>
+    /// A write ended: answered, or failed for good (including writes loaded from the offline queue file, which have no
+    /// task). As the JS SDK's <c>settled</c> event.
+    /// </summary>
+    public event Action<SettledWrite>? Settled;
+
+    /// <summary>
+    /// A problem of the client itself, not of one write: the offline queue file could not be saved. As the JS SDK's
+    /// client <c>error</c> event (<c>storage_failed</c>).
+    /// </summary>
+    public event Action<Exception>? Error;
+
     /// <summary>How many writes have no answer yet, queued or in flight.</summary>
     public int PendingWrites
     {

@@ -309,14 +309,18 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     }
 
     [Fact]
-    public async Task Offline_a_signal_is_dropped_with_false_and_DiscardPending_cancels_the_queued_writes_and_rolls_them_back()
+    public async Task Offline_a_signal_is_dropped_with_false_and_DiscardPending_cancels_the_queued_writes_rolls_them_back_and_reports_them_settled()
     {
         var (client, room, proxy, reader) = await ConnectThroughProxyAsync("ada");
         await using var _ = client;
         await using var __ = proxy;
         await using var ___ = reader;
         Assert.True(await room.SignalAsync(new { x = 1 }).Within());
-        await room.SetAsync("k", "confirmed").Within();
+        var settled = new System.Collections.Concurrent.ConcurrentQueue<SettledWrite>();
+        client.Settled += settled.Enqueue;
+        var confirmed = await room.SetAsync("k", "confirmed").Within();
+        await SdkTestKit.WaitUntilAsync(() => settled.Count == 1, "the set settled");
+        Assert.Equal((WriteKind.Set, "k", (object?)confirmed, (CollabHubException?)null), settled.Select(s => (s.Kind, s.Key, s.Result, s.Error)).Single());
         var log = new ClientLog(client);
 
         proxy.Block();
@@ -333,6 +337,7 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
         Assert.Equal(ErrorCodes.Cancelled, (await Assert.ThrowsAsync<CollabHubException>(() => post.Within())).Code);
         Assert.Equal(0, client.PendingWrites);
         Assert.Equal("confirmed", room.Text("k"));
+        Assert.Equal([(WriteKind.Set, ErrorCodes.Cancelled), (WriteKind.Post, ErrorCodes.Cancelled)], settled.Skip(1).Select(s => (s.Kind, s.Error?.Code)));
         proxy.Unblock();
         await log.WaitForStateAsync(CollabClientState.Connected);
         await SdkTestKit.WaitUntilAsync(() => room.IsSynced, "room rejoined");
