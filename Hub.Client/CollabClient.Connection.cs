@@ -52,7 +52,8 @@ public sealed partial class CollabClient
                     }
                     wait = _backoff.Delay(backoffStep);
                     Log.ConnectFailed(_logger, failures, _options.Url!, wait, error);
-                    SetStateAndRaise(CollabClientState.Reconnecting, error);
+                    // Raised for every failed attempt, Reconnecting again included: its error is why the app is offline.
+                    SetStateAndRaise(CollabClientState.Reconnecting, error, again: true);
                     continue;
                 }
 
@@ -172,11 +173,14 @@ public sealed partial class CollabClient
         }
     }
 
-    /// <summary>Under <see cref="_gate"/>: changes the state and posts <see cref="StateChanged"/>.</summary>
-    private void SetState(CollabClientState state, Exception? error)
+    /// <summary>
+    /// Under <see cref="_gate"/>: changes the state and posts <see cref="StateChanged"/>; with <paramref name="again"/>,
+    /// posts it for an unchanged state too (a new reason).
+    /// </summary>
+    private void SetState(CollabClientState state, Exception? error, bool again = false)
     {
         var previous = _state;
-        if (previous == state)
+        if (previous == state && !again)
         {
             return;
         }
@@ -185,11 +189,11 @@ public sealed partial class CollabClient
         _notifier.Post(() => StateChanged?.Invoke(change));
     }
 
-    private void SetStateAndRaise(CollabClientState state, Exception? error)
+    private void SetStateAndRaise(CollabClientState state, Exception? error, bool again = false)
     {
         lock (_gate)
         {
-            SetState(state, error);
+            SetState(state, error, again);
         }
         _notifier.Drain();
     }

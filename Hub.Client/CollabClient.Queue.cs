@@ -136,7 +136,7 @@ public sealed partial class CollabClient
             {
                 continue;
             }
-            if (session.InFlight >= MaxInFlight || !write.Room.IsJoinedOn(session) || write.Gates.Any(session.Gates.Contains))
+            if (session.InFlight >= _options.MaxInFlight || !write.Room.IsJoinedOn(session) || write.Gates.Any(session.Gates.Contains))
             {
                 break;
             }
@@ -312,6 +312,14 @@ public sealed partial class CollabClient
                 break;
         }
         AfterRemoval(room);
+        RaiseSettled(write, answer, null);
+    }
+
+    private void RaiseSettled(QueuedWrite write, object? answer, CollabHubException? error)
+    {
+        var settled = new SettledWrite(write.MutationId, write.Room.RoomId, write.Kind, write.Key, answer, error);
+        _notifier.Post(() => Settled?.Invoke(settled));
+        _notifier.Drain();
     }
 
     private void Fail(QueuedWrite write, CollabHubException error)
@@ -339,6 +347,7 @@ public sealed partial class CollabClient
         write.PostDone?.TrySetException(error);
         write.BatchDone?.TrySetException(error);
         AfterRemoval(write.Room);
+        RaiseSettled(write, null, error);
     }
 
     private void AfterRemoval(CollabRoom room)

@@ -99,7 +99,9 @@ public sealed partial class CollabClient
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 Log.QueueSaveFailed(_logger, _file.Path, ex);
+                _notifier.Post(() => Error?.Invoke(ex));
             }
         }
+        _notifier.Drain();
     }
 }

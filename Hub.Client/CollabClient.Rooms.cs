@@ -18,6 +18,8 @@ public sealed partial class CollabClient
 
     TimeSpan IRoomOwner.AnsweredSeqGrace => _options.AnsweredSeqGrace;
 
+    TimeSpan IRoomOwner.RetryDelay(int attempt) => _backoff.Delay(attempt);
+
     void IRoomOwner.RoomJoined(CollabRoom room, IRoomChannel channel) => Pump();
 
     void IRoomOwner.OnChanged(CollabRoom room, EntryChange change) => Changed?.Invoke(room, change);
@@ -113,14 +115,15 @@ public sealed partial class CollabClient
         return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
     }
 
-    async Task IRoomOwner.SignalAsync(CollabRoom room, JsonElement payload, CancellationToken cancellationToken)
+    async Task<bool> IRoomOwner.SignalAsync(CollabRoom room, JsonElement payload, CancellationToken cancellationToken)
     {
         var session = _session;
         if (session is null || session.IsClosed || !room.IsJoinedOn(session))
         {
-            throw new InvalidOperationException($"Room {room.RoomId} is not joined on a connection now; signals are not queued.");
+            return false; // signals are not queued: one made while the room is not joined is dropped
         }
         await session.Connection.SignalAsync(room.RoomId, payload, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     async Task IRoomOwner.LeaveAsync(CollabRoom room, CancellationToken cancellationToken)

@@ -52,9 +52,6 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     /// </summary>
     public const int DefaultMaxReceiveBytes = 8 * 1024 * 1024;
 
-    /// <summary>How many writes may be in flight on one connection at once.</summary>
-    private const int MaxInFlight = 128;
-
     /// <summary>A connection that ends sooner than this after its start does not reset the backoff (no reconnect storm against a failing server).</summary>
     private static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(5);
 
@@ -146,8 +143,24 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     /// <summary>Whether the client is connected now (<see cref="State"/> is <see cref="CollabClientState.Connected"/>).</summary>
     public bool IsConnected => State == CollabClientState.Connected;
 
-    /// <summary>The state changed. Raised one at a time, in order, like the rooms' events.</summary>
+    /// <summary>
+    /// The state changed, or a connection attempt failed: every failed attempt raises it (<see cref="CollabClientState.Reconnecting"/>
+    /// again, with <see cref="CollabStateChange.Error"/> the attempt's error), so an app can show why it is offline
+    /// while the client retries. Raised one at a time, in order, like the rooms' events.
+    /// </summary>
     public event Action<CollabStateChange>? StateChanged;
+
+    /// <summary>
+    /// A write ended: answered, or failed for good (including writes loaded from the offline queue file, which have no
+    /// task). As the JS SDK's <c>settled</c> event.
+    /// </summary>
+    public event Action<SettledWrite>? Settled;
+
+    /// <summary>
+    /// A problem of the client itself, not of one write: the offline queue file could not be saved. As the JS SDK's
+    /// client <c>error</c> event (<c>storage_failed</c>).
+    /// </summary>
+    public event Action<Exception>? Error;
 
     /// <summary>How many writes have no answer yet, queued or in flight.</summary>
     public int PendingWrites
@@ -331,6 +344,25 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
             return room;
         }
         throw new InvalidOperationException($"The client stopped before room {roomId} was joined.");
+    }
+
+    /// <summary>
+    /// Fails every unanswered write with <see cref="CollabHubException"/> code <c>cancelled</c> (rolling back its
+    /// optimistic value) and clears the offline queue file; as the JS SDK's <c>discardPending()</c>. A write already
+    /// sent may still be applied by the server.
+    /// </summary>
+    public void DiscardPending()
+    {
+        List<QueuedWrite> all;
+        lock (_queueGate)
+        {
+            all = [.. _queue];
+        }
+        var cancelled = new CollabHubException(ErrorCodes.Cancelled, $"{ErrorCodes.Cancelled}: the write was discarded (DiscardPending)");
+        foreach (var write in all)
+        {
+            Fail(write, cancelled);
+        }
     }
 
     /// <summary>The open room with this id, or null.</summary>

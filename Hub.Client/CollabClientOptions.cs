@@ -20,6 +20,9 @@ public sealed class CollabClientOptions
     /// <summary>The default of <see cref="MaxQueuedWrites"/>: 1,000.</summary>
     public const int DefaultMaxQueuedWrites = 1000;
 
+    /// <summary>The default of <see cref="MaxInFlight"/>, as the JS SDK's <c>maxInFlight</c>.</summary>
+    public const int DefaultMaxInFlight = 100;
+
     /// <summary>The default of <see cref="MaxMessages"/>: 1,000.</summary>
     public const int DefaultMaxMessages = 1000;
 
@@ -123,6 +126,12 @@ public sealed class CollabClientOptions
     public int MaxQueuedWrites { get; set; } = DefaultMaxQueuedWrites;
 
     /// <summary>
+    /// How many writes may be sent without an answer yet on one connection (the pipelining window; default 100, as the
+    /// JS SDK's <c>maxInFlight</c>).
+    /// </summary>
+    public int MaxInFlight { get; set; } = DefaultMaxInFlight;
+
+    /// <summary>
     /// A file that keeps the unanswered writes across restarts of the app; null (the default) keeps them in memory
     /// only. The file is replaced atomically (a temporary file, then a rename) shortly after each change, and a
     /// <c>.lock</c> file beside it keeps a second client from using it at the same time. Writes found in it at start
@@ -169,6 +178,10 @@ public sealed class CollabClientOptions
         if (ReconnectMaxAttempts is < 1)
         {
             throw new ArgumentException("CollabClientOptions.ReconnectMaxAttempts must be at least 1, or null for no limit.");
+        }
+        if (MaxInFlight < 1)
+        {
+            throw new ArgumentException("CollabClientOptions.MaxInFlight must be at least 1.");
         }
         if (MaxQueuedWrites < 1)
         {

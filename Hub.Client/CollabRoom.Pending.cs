@@ -99,7 +99,7 @@ public sealed partial class CollabRoom
                 pending.AckedSeq = seq;
                 _ackedPending++;
             }
-            RefreshView(key, ChangeOrigin.Server);
+            RefreshView(key, ChangeOrigin.Confirm);
         }
         _owner.Notifier.Drain();
     }
@@ -133,7 +133,7 @@ public sealed partial class CollabRoom
     }
 
     /// <summary>Drops the answered pending writes the confirmed replica has now reached.</summary>
-    private void ForgetConfirmedPending()
+    private void ForgetConfirmedPending(ChangeOrigin origin)
     {
         if (_ackedPending == 0)
         {
@@ -148,7 +148,7 @@ public sealed partial class CollabRoom
             }
             if (reached.Count > 0)
             {
-                RefreshView(key, ChangeOrigin.Server);
+                RefreshView(key, origin);
             }
         }
     }

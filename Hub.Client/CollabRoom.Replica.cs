@@ -78,7 +78,7 @@ public sealed partial class CollabRoom
                     joined = true;
                     _joinedOn = channel;
                     Log.PageApplied(_owner.Logger, RoomId, "Join", since, channel, answer.Full, answer.Seq, answer.Entries.Count, answer.Messages.Count, answer.HasMore);
-                    ApplyPage(answer.Full, answer.Seq, answer.Entries, answer.Messages);
+                    ApplyPage(answer.Full, answer.Seq, answer.Entries, answer.Messages, ChangeOrigin.Join);
                     _hasState = true;
                     _presenceReplica.Joined(answer.Presence, answer.PresenceCount);
                     PublishPresence();
@@ -115,7 +115,7 @@ public sealed partial class CollabRoom
                         return;
                     }
                     Log.PageApplied(_owner.Logger, RoomId, "Sync", since, channel, page.Full, page.Seq, page.Entries.Count, page.Messages.Count, page.HasMore);
-                    ApplyPage(page.Full, page.Seq, page.Entries, page.Messages);
+                    ApplyPage(page.Full, page.Seq, page.Entries, page.Messages, join ? ChangeOrigin.Join : ChangeOrigin.Sync);
                     ForgetAnswersAheadOfStore(page.HasMore, page.Seq, answeredBefore);
                     more = page.HasMore || !Settle(channel);
                 }
@@ -135,11 +135,41 @@ public sealed partial class CollabRoom
             {
                 _owner.RoomRefused(this, refused);
             }
+            else if (error is CollabHubException busy && ErrorCodes.IsTemporary(busy.Code))
+            {
+                RetryCatchUp(channel, join: !joined, busy.Code);
+            }
             else
             {
                 _owner.ChannelFaulted(this, channel, error);
             }
         }
+    }
+
+    /// <summary>
+    /// A Join or Sync refused for a while (rate_limited, overloaded, unavailable): ask again after a backoff on the same
+    /// connection, as the JS SDK does; the connection and the client's other rooms are not disturbed.
+    /// </summary>
+    private void RetryCatchUp(IRoomChannel channel, bool join, string code)
+    {
+        int attempt;
+        lock (_gate)
+        {
+            attempt = ++_catchUpRetries;
+        }
+        var delay = _owner.RetryDelay(attempt);
+        Log.CatchUpRetry(_owner.Logger, RoomId, code, delay, attempt);
+        Task.Delay(delay).ContinueWith(_ =>
+        {
+            lock (_gate)
+            {
+                if (!IsCurrent(channel))
+                {
+                    return;
+                }
+            }
+            _ = CatchUpAsync(channel, join);
+        }, TaskScheduler.Default);
     }
 
     /// <summary>
@@ -166,7 +196,12 @@ public sealed partial class CollabRoom
             return false;
         }
         _phase = Phase.Live;
-        _synced.TrySetResult();
+        _catchUpRetries = 0;
+        if (!_synced.Task.IsCompleted)
+        {
+            // Through the notifier, after the join's events: a handler attached when JoinAsync returns sees only later ones.
+            _owner.Notifier.Post(() => _synced.TrySetResult());
+        }
         ScheduleAnsweredCheck(channel);
         return true;
     }
@@ -216,10 +251,10 @@ public sealed partial class CollabRoom
     {
         for (var position = from; position <= to; position++)
         {
-            PutConfirmed((Entry)_held[position]);
+            PutConfirmed((Entry)_held[position], ChangeOrigin.Remote);
             _held.Remove(position);
         }
-        MoveTo(to, new AppliedRange(from, to, Full: false));
+        MoveTo(to, new AppliedRange(from, to, Full: false), ChangeOrigin.Remote);
     }
 
     /// <summary>Whether <paramref name="position"/> belongs to the batch whose first entry waits as the next position.</summary>
@@ -389,16 +424,16 @@ public sealed partial class CollabRoom
     {
         if (item is Entry entry)
         {
-            PutConfirmed(entry);
+            PutConfirmed(entry, ChangeOrigin.Remote);
         }
         else
         {
             AddMessage((Message)item);
         }
-        MoveTo(position, new AppliedRange(position, position, Full: false));
+        MoveTo(position, new AppliedRange(position, position, Full: false), ChangeOrigin.Remote);
     }
 
-    private void ApplyPage(bool full, long seq, IReadOnlyList<Entry> entries, IReadOnlyList<Message> messages)
+    private void ApplyPage(bool full, long seq, IReadOnlyList<Entry> entries, IReadOnlyList<Message> messages, ChangeOrigin origin)
     {
         if (full)
         {
@@ -415,11 +450,11 @@ public sealed partial class CollabRoom
             // Report in the answer's order (by version), then the keys it no longer has.
             foreach (var entry in entries)
             {
-                RefreshView(entry.Key, ChangeOrigin.Server);
+                RefreshView(entry.Key, origin);
             }
             foreach (var key in before.Keys.Where(key => !_confirmed.ContainsKey(key)).Order(StringComparer.Ordinal))
             {
-                RefreshView(key, ChangeOrigin.Server);
+                RefreshView(key, origin);
             }
             _messages.Clear();
             if (seq < _seq)
@@ -431,13 +466,13 @@ public sealed partial class CollabRoom
             {
                 AddMessage(message);
             }
-            MoveTo(seq, new AppliedRange(1, seq, Full: true));
+            MoveTo(seq, new AppliedRange(1, seq, Full: true), origin);
             return;
         }
 
         foreach (var entry in entries)
         {
-            PutConfirmed(entry);
+            PutConfirmed(entry, origin);
         }
         foreach (var message in messages)
         {
@@ -445,19 +480,19 @@ public sealed partial class CollabRoom
         }
         if (seq > _seq)
         {
-            MoveTo(seq, new AppliedRange(_seq + 1, seq, Full: false));
+            MoveTo(seq, new AppliedRange(_seq + 1, seq, Full: false), origin);
         }
     }
 
-    private void MoveTo(long seq, AppliedRange range)
+    private void MoveTo(long seq, AppliedRange range, ChangeOrigin origin)
     {
         Volatile.Write(ref _seq, seq);
         _owner.Notifier.Post(() => Applied?.Invoke(range));
-        ForgetConfirmedPending();
+        ForgetConfirmedPending(origin);
     }
 
     /// <summary>Sets or (for a tombstone) removes a confirmed entry, unless the replica has a newer version of the key.</summary>
-    private void PutConfirmed(Entry entry)
+    private void PutConfirmed(Entry entry, ChangeOrigin origin)
     {
         var current = _confirmed.GetValueOrDefault(entry.Key);
         if (current is not null && current.Version >= entry.Version)
@@ -476,7 +511,7 @@ public sealed partial class CollabRoom
         {
             Volatile.Write(ref _confirmed, _confirmed.SetItem(entry.Key, entry));
         }
-        RefreshView(entry.Key, ChangeOrigin.Server);
+        RefreshView(entry.Key, origin);
     }
 
     private void AddMessage(Message message)

@@ -38,6 +38,7 @@ public sealed partial class CollabRoom
     // The confirmed replica.
     private long _seq;
     private bool _hasState;
+    private int _catchUpRetries;
     private ImmutableDictionary<string, Entry> _confirmed = NoEntries;
     private ImmutableDictionary<string, Entry> _view = NoEntries;
     private readonly SortedList<long, Message> _messages = [];
@@ -274,19 +275,21 @@ public sealed partial class CollabRoom
 
     /// <summary>
     /// Sends an ephemeral payload (a cursor, "typing") to the room's other connections. Not queued: it needs the room
-    /// to be joined on the current connection, and fails otherwise; never retried.
+    /// to be joined on the current connection; never retried. As in the JS SDK, a signal while the room is not joined on
+    /// a connection (offline, reconnecting, rejoining) is dropped: the task's result is false.
     /// </summary>
     /// <param name="payload">Any JSON value.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <exception cref="InvalidOperationException">The room is not joined on a connection now.</exception>
-    public Task SignalAsync(JsonElement payload, CancellationToken cancellationToken = default) =>
+    /// <returns>True when the server took the signal, false when it was dropped because the room is not joined now.</returns>
+    /// <exception cref="CollabHubException">The server refused it (for example <c>too_large</c>).</exception>
+    public Task<bool> SignalAsync(JsonElement payload, CancellationToken cancellationToken = default) =>
         _owner.SignalAsync(this, payload, cancellationToken);
 
     /// <summary>Sends an ephemeral payload serialized as JSON (camelCase); see <see cref="SignalAsync(JsonElement, CancellationToken)"/>.</summary>
     /// <typeparam name="T">The payload's type.</typeparam>
     /// <param name="payload">The payload.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public Task SignalAsync<T>(T payload, CancellationToken cancellationToken = default) =>
+    public Task<bool> SignalAsync<T>(T payload, CancellationToken cancellationToken = default) =>
         _owner.SignalAsync(this, JsonSerializer.SerializeToElement(payload, CollabConnection.Json), cancellationToken);
 
     /// <summary>

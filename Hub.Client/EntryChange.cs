@@ -2,14 +2,23 @@ using CollabHub.Protocol;
 
 namespace CollabHub.Client;
 
-/// <summary>Why a key of a room's view changed; see <see cref="EntryChange"/>.</summary>
+/// <summary>Why a key of a room's view changed; see <see cref="EntryChange"/>. The JS SDK's change sources have the same names.</summary>
 public enum ChangeOrigin
 {
-    /// <summary>The server's state reached the replica: an event, a <c>Join</c> or <c>Sync</c> answer, or the answer to one of this client's writes.</summary>
-    Server,
+    /// <summary>A <c>Changed</c> event of another write (this client's own, when its event comes before its answer).</summary>
+    Remote,
+
+    /// <summary>A <c>Join</c> answer, or one of the <c>Sync</c> pages that complete it.</summary>
+    Join,
+
+    /// <summary>A gap fill: a <c>Sync</c> page asked for because an event or a write answer showed a missing position.</summary>
+    Sync,
 
     /// <summary>A write of this client was queued and shows in the view before the server has answered (optimistic apply).</summary>
     Local,
+
+    /// <summary>A write of this client was answered: the view shows the acknowledged value (or the confirmed one).</summary>
+    Confirm,
 
     /// <summary>A write of this client ended without being applied (a conflict or an error); the view went back to the confirmed entry.</summary>
     Rollback,

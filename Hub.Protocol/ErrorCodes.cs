@@ -39,6 +39,12 @@ public static class ErrorCodes
     public const string QueueFull = "queue_full";
 
     /// <summary>
+    /// Client-side, never sent by the hub: the app discarded the write (<c>DiscardPending</c> in either SDK) before it
+    /// was answered; one already sent may still have been applied.
+    /// </summary>
+    public const string Cancelled = "cancelled";
+
+    /// <summary>
     /// Whether a call refused with <paramref name="code"/> may succeed if it is sent again unchanged (with the same
     /// mutation id): <see cref="Overloaded"/>, <see cref="Unavailable"/> and <see cref="RateLimited"/>.
     /// </summary>

@@ -25,6 +25,9 @@ internal interface IRoomOwner
 
     TimeSpan AnsweredSeqGrace { get; }
 
+    /// <summary>The wait before the room asks again after a temporary refusal (retry number <paramref name="attempt"/>, from 1).</summary>
+    TimeSpan RetryDelay(int attempt);
+
     /// <summary>The room's Join on <paramref name="channel"/> was answered and applied: its queued writes may go.</summary>
     void RoomJoined(CollabRoom room, IRoomChannel channel);
 
@@ -51,7 +54,7 @@ internal interface IRoomOwner
 
     Task<BatchResult> BatchAsync(CollabRoom room, IReadOnlyList<BatchOp> ops, string? mutationId, CancellationToken cancellationToken);
 
-    Task SignalAsync(CollabRoom room, JsonElement payload, CancellationToken cancellationToken);
+    Task<bool> SignalAsync(CollabRoom room, JsonElement payload, CancellationToken cancellationToken);
 
     Task LeaveAsync(CollabRoom room, CancellationToken cancellationToken);
 }

@@ -43,4 +43,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Debug, Message = "Room {RoomId}: event at {Position} while at seq {Seq}; a gap: filling it.")]
     public static partial void GapSeen(ILogger logger, string roomId, long position, long seq);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Information, Message = "Room {RoomId}: {Code} while catching up; asking again in {Delay} (attempt {Attempt}).")]
+    public static partial void CatchUpRetry(ILogger logger, string roomId, string code, TimeSpan delay, int attempt);
 }

@@ -24,6 +24,8 @@ internal sealed class FakeRoomOwner : IRoomOwner
 
     public TimeSpan AnsweredSeqGrace { get; init; } = TimeSpan.Zero;
 
+    public TimeSpan RetryDelay(int attempt) => TimeSpan.Zero;
+
     public ConcurrentQueue<string> Reports { get; } = new();
 
     public CollabRoom NewRoom(string roomId = "room") => new(this, roomId);
@@ -58,7 +60,7 @@ internal sealed class FakeRoomOwner : IRoomOwner
 
     public Task<BatchResult> BatchAsync(CollabRoom room, IReadOnlyList<BatchOp> ops, string? mutationId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task SignalAsync(CollabRoom room, JsonElement payload, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<bool> SignalAsync(CollabRoom room, JsonElement payload, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task LeaveAsync(CollabRoom room, CancellationToken cancellationToken) => throw new NotSupportedException();
 }

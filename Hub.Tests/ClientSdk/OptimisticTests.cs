@@ -89,7 +89,7 @@ public sealed class OptimisticTests(ServerFixture fixture) : IClassFixture<Serve
         Assert.Null(room.GetConfirmed("gone"));
         Assert.Equal(written.Seq, room.GetConfirmed("new")!.Version);
         // The view went from the queued values to the server's entries, never back to what was there before.
-        Assert.Equal([("gone", ChangeOrigin.Local, false), ("new", ChangeOrigin.Local, true), ("new", ChangeOrigin.Server, true)],
+        Assert.Equal([("gone", ChangeOrigin.Local, false), ("new", ChangeOrigin.Local, true), ("new", ChangeOrigin.Confirm, true)],
             events.Changes.Select(c => (c.Key, c.Origin, c.Entry is not null)));
     }
 

@@ -54,9 +54,9 @@ public abstract class ReconnectTests(ClientTransport transport)
         events.AssertGaplessAndOnce();
         // Connecting, Connected, then Reconnecting and Connected in turn (more than once when the client got in while the
         // server was draining), never Disconnected.
-        Assert.Equal([CollabClientState.Connecting, CollabClientState.Connected, CollabClientState.Reconnecting], log.States.Take(3));
+        Assert.Equal([CollabClientState.Connecting, CollabClientState.Connected, CollabClientState.Reconnecting], log.Transitions.Take(3));
         Assert.Equal(CollabClientState.Connected, log.States[^1]);
-        Assert.All(log.States.Skip(1).Chunk(2), pair => Assert.Equal(CollabClientState.Connected, pair[0]));
+        Assert.All(log.Transitions.Skip(1).Chunk(2), pair => Assert.Equal(CollabClientState.Connected, pair[0]));
     }
 
     [Fact]
@@ -81,8 +81,10 @@ public abstract class ReconnectTests(ClientTransport transport)
 
         Assert.Equal(CollabClientState.Connected, client.State);
         Assert.True((await early.Within()).Applied);
-        Assert.Equal([CollabClientState.Connecting, CollabClientState.Reconnecting, CollabClientState.Connected], log.States);
-        SdkTestKit.AssertRefusedConnect(log.StateChanges[1].Error);
+        Assert.Equal([CollabClientState.Connecting, CollabClientState.Reconnecting, CollabClientState.Connected], log.Transitions);
+        // Each refused attempt was reported, with its error.
+        Assert.True(log.States.Count(s => s == CollabClientState.Reconnecting) >= 3, string.Join(" > ", log.States));
+        Assert.All(log.StateChanges.Where(c => c.Current == CollabClientState.Reconnecting), c => SdkTestKit.AssertRefusedConnect(c.Error));
     }
 
     [Fact]
@@ -163,6 +165,32 @@ public abstract class ReconnectTests(ClientTransport transport)
         Assert.Equal(1, opened.Seq);
         Assert.Same(opened, await client.JoinAsync(roomId).Within());
     }
+
+    [Fact]
+    public async Task While_the_server_cannot_be_reached_every_failed_attempt_raises_the_state_with_its_reason()
+    {
+        // A loopback port nothing listens on: bound, then released.
+        int port;
+        using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        await using var client = NewClient(new Uri($"http://127.0.0.1:{port}/hubs/collab"), "ada");
+        var log = new ClientLog(client);
+
+        client.Start();
+        await SdkTestKit.WaitUntilAsync(() => log.States.Count(s => s == CollabClientState.Reconnecting) >= 2, "two failed attempts reported");
+        await client.StopAsync().Within();
+
+        var failed = log.StateChanges.Where(c => c.Current == CollabClientState.Reconnecting).Take(2).ToList();
+        Assert.Equal([CollabClientState.Connecting, CollabClientState.Reconnecting], failed.Select(c => c.Previous));
+        Assert.All(failed, c => Assert.Contains("refused", ReasonOf(c.Error), StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>The messages of an error and its inner errors: what an app shows as the reason.</summary>
+    private static string ReasonOf(Exception? error) =>
+        error is null ? "" : error.Message + " | " + ReasonOf(error.InnerException);
 }
 
 /// <summary>Reconnecting on a WebSocket opened without negotiation.</summary>

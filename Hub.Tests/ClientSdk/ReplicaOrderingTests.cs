@@ -141,7 +141,7 @@ public sealed class ReplicaOrderingTests
         Assert.Equal(5, room.Seq);
         Assert.Equal(["b", "c"], room.Confirmed.Keys.Order());
         Assert.Null(room.Get("a"));
-        Assert.Contains(events.Changes, c => c is { Key: "a", Entry: null, Origin: ChangeOrigin.Server });
+        Assert.Contains(events.Changes, c => c is { Key: "a", Entry: null, Origin: ChangeOrigin.Join });
         Assert.Equal([new AppliedRange(1, 2, true), new AppliedRange(3, 5, false)], events.Ranges);
     }
 
@@ -240,7 +240,7 @@ public sealed class ReplicaOrderingTests
         Assert.False(room.IsPending("k"));
         Assert.Equal(2, room.GetConfirmed("k")!.Version);
         Assert.Equal(
-            [(ChangeOrigin.Server, 1L), (ChangeOrigin.Local, 0L), (ChangeOrigin.Server, 2L)],
+            [(ChangeOrigin.Join, 1L), (ChangeOrigin.Local, 0L), (ChangeOrigin.Confirm, 2L)],
             events.Changes.Select(c => (c.Origin, c.Entry!.Version)));
     }
 
@@ -318,7 +318,7 @@ public sealed class ReplicaOrderingTests
     }
 
     [Fact]
-    public async Task A_refused_join_is_reported_as_such_and_a_failed_sync_as_a_fault_of_the_connection()
+    public async Task A_refused_join_is_reported_as_such_and_a_temporarily_refused_join_or_sync_is_asked_again_on_the_same_connection()
     {
         var owner = new FakeRoomOwner();
         var refused = owner.NewRoom();
@@ -326,11 +326,22 @@ public sealed class ReplicaOrderingTests
         refused.Attach(channel);
         await (await channel.NextAsync<JoinResult>()).FailAsync(new CollabHubException(ErrorCodes.TooManyRooms, "too_many_rooms: no"));
 
+        var busy = owner.NewRoom("busy");
+        var busyChannel = new FakeChannel("connection 2");
+        busy.Attach(busyChannel);
+        await (await busyChannel.NextAsync<JoinResult>()).FailAsync(new CollabHubException(ErrorCodes.RateLimited, "rate_limited: slow down"));
+        await (await busyChannel.NextAsync<JoinResult>()).AnswerAsync(Join(1, full: true, [Set("k", 1)]));
+        Assert.Equal(1, busy.Seq);
+
         var (room, second, _) = await JoinedAsync(owner, Join(1, full: true));
         room.OnChanged(second, Set("k", 3));
         await (await second.NextAsync<SyncResult>()).FailAsync(new CollabHubException(ErrorCodes.Unavailable, "unavailable: store down"));
+        var again = await second.NextAsync<SyncResult>();
+        Assert.Equal(1, again.Since);
+        await again.AnswerAsync(Sync(2, [Set("j", 2)]));
 
+        Assert.Equal(3, room.Seq);
         Assert.Contains("refused too_many_rooms", owner.Reports);
-        Assert.Contains(owner.Reports, r => r.StartsWith("faulted connection 1: unavailable", StringComparison.Ordinal));
+        Assert.DoesNotContain(owner.Reports, r => r.StartsWith("faulted", StringComparison.Ordinal));
     }
 }

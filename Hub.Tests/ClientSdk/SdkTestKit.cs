@@ -131,6 +131,9 @@ internal sealed class ClientLog
 
     public IReadOnlyList<CollabClientState> States => [.. _states.Select(s => s.Current)];
 
+    /// <summary>The states without repeats: a failed attempt raises <see cref="CollabClientState.Reconnecting"/> again.</summary>
+    public IReadOnlyList<CollabClientState> Transitions => [.. States.Where((s, i) => i == 0 || States[i - 1] != s)];
+
     public IReadOnlyList<CollabStateChange> StateChanges => [.. _states];
 
     public IReadOnlyList<int> PendingCounts => [.. _pending];

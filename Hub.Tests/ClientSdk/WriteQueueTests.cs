@@ -58,6 +58,8 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
         await Task.WhenAll(writes).Within();
 
         Assert.Equal(0, client.PendingWrites);
+        // The count's events are raised by the notifier, which may run just after the tasks completed.
+        await SdkTestKit.WaitUntilAsync(() => log.PendingCounts.Count >= 10, "the pending count's events");
         Assert.Equal([4, 3, 2, 1, 0], log.PendingCounts.Skip(5));
         var store = await reader.SyncAllAsync(room.RoomId);
         Assert.Equal(6, store.Seq);
@@ -304,6 +306,42 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
         await readerEvents.WaitUntilAsync(l => l.Presence(room.RoomId).Last().All(m => m.UserId == "reader"), "ada gone again");
         Assert.Equal(1, (await reader.SyncAllAsync(room.RoomId)).Seq);
         Assert.NotSame(room, client.OpenRoom(room.RoomId));
+    }
+
+    [Fact]
+    public async Task Offline_a_signal_is_dropped_with_false_and_DiscardPending_cancels_the_queued_writes_rolls_them_back_and_reports_them_settled()
+    {
+        var (client, room, proxy, reader) = await ConnectThroughProxyAsync("ada");
+        await using var _ = client;
+        await using var __ = proxy;
+        await using var ___ = reader;
+        Assert.True(await room.SignalAsync(new { x = 1 }).Within());
+        var settled = new System.Collections.Concurrent.ConcurrentQueue<SettledWrite>();
+        client.Settled += settled.Enqueue;
+        var confirmed = await room.SetAsync("k", "confirmed").Within();
+        await SdkTestKit.WaitUntilAsync(() => settled.Count == 1, "the set settled");
+        Assert.Equal((WriteKind.Set, "k", (object?)confirmed, (CollabHubException?)null), settled.Select(s => (s.Kind, s.Key, s.Result, s.Error)).Single());
+        var log = new ClientLog(client);
+
+        proxy.Block();
+        await proxy.CutAllAsync().Within();
+        await log.WaitForStateAsync(CollabClientState.Reconnecting);
+        Assert.False(await room.SignalAsync(new { x = 2 }).Within());
+        var set = room.SetAsync("k", "offline");
+        var post = room.PostAsync("offline");
+        Assert.Equal("offline", room.Text("k"));
+
+        client.DiscardPending();
+
+        Assert.Equal(ErrorCodes.Cancelled, (await Assert.ThrowsAsync<CollabHubException>(() => set.Within())).Code);
+        Assert.Equal(ErrorCodes.Cancelled, (await Assert.ThrowsAsync<CollabHubException>(() => post.Within())).Code);
+        Assert.Equal(0, client.PendingWrites);
+        Assert.Equal("confirmed", room.Text("k"));
+        Assert.Equal([(WriteKind.Set, ErrorCodes.Cancelled), (WriteKind.Post, ErrorCodes.Cancelled)], settled.Skip(1).Select(s => (s.Kind, s.Error?.Code)));
+        proxy.Unblock();
+        await log.WaitForStateAsync(CollabClientState.Connected);
+        await SdkTestKit.WaitUntilAsync(() => room.IsSynced, "room rejoined");
+        Assert.Equal(1, (await reader.SyncAsync(room.RoomId, 0).Within()).Seq);
     }
 }
 

@@ -103,7 +103,7 @@ internal sealed class EventLog
     {
         client.Changed += (room, change) =>
         {
-            if (change is { Origin: ChangeOrigin.Server, Entry: { } entry })
+            if (change is { Origin: not (ChangeOrigin.Local or ChangeOrigin.Rollback), Entry: { } entry })
             {
                 Add("changed", room.RoomId, entry);
             }

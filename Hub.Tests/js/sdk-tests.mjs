@@ -12,7 +12,8 @@
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import * as signalR from "@microsoft/signalr";
-import { CollabClient, CollabError, errorCode, parseHubError } from "../../wwwroot/js/collab-client.js";
+import { CollabClient, CollabHubError, errorCode, parseHubError } from "../../wwwroot/js/collab-client.js";
+import net from "node:net";
 import { startProxy } from "./tcp-proxy.mjs";
 
 const hubUrl = process.argv.slice(2).find(a => /^https?:\/\//.test(a)) ?? process.env.COLLAB_HUB_URL;
@@ -95,17 +96,17 @@ async function proxiedClient(name, options = {}) {
   return { proxy, client };
 }
 
-/** Records a room's "applied" events and checks that positions follow each other: no gap, no repeat. */
+/** Records a room's "applied" events and checks that positions follow each other (from = previous to + 1): no gap, no repeat. */
 function trackApplied(room) {
   const events = [];
   let last = room.seq;
   const problems = [];
   room.on("applied", e => {
     events.push(e);
-    if (e.from !== last) {
-      problems.push(`applied ${JSON.stringify(e)} does not start where the previous ended (${last})`);
+    if (e.full ? e.from !== 1 : e.from !== last + 1) {
+      problems.push(`applied ${JSON.stringify(e)} does not start right after the previous (${last})`);
     }
-    if (!e.full && e.to <= e.from) {
+    if (!e.full && e.to < e.from) {
       problems.push(`applied ${JSON.stringify(e)} does not move forward`);
     }
     last = e.to;
@@ -135,7 +136,7 @@ test("error codes are read after the first HubException marker", () => {
   assert.equal(errorCode(new Error("too_large: value is larger")), "too_large");
   assert.equal(errorCode(new Error("Failed to invoke 'Set' due to an error on the server.")), null);
   assert.equal(errorCode(new Error(hubErrorMessage("X", "Method does not exist."))), null);
-  assert.equal(errorCode(new CollabError("queue_full", "full")), "queue_full");
+  assert.equal(errorCode(new CollabHubError("queue_full", "full")), "queue_full");
 });
 
 test("bad arguments give clear errors", { timeout: TEST_TIMEOUT }, async () => {
@@ -166,7 +167,7 @@ test("bad arguments give clear errors", { timeout: TEST_TIMEOUT }, async () => {
   // A message larger than the server takes would close the connection: it fails at once instead.
   const small = makeClient("ada", { maxMessageBytes: 2_000 });
   await small.start();
-  const smallRoom = await small.join(room.id);
+  const smallRoom = await small.join(room.roomId);
   await assert.rejects(smallRoom.set("big", "é".repeat(1_000)), { code: "too_large" });
   await assert.rejects(smallRoom.post({ text: "x".repeat(5_000) }), { code: "too_large" });
   await assert.rejects(smallRoom.signal("x".repeat(5_000)), { code: "too_large" });
@@ -175,7 +176,7 @@ test("bad arguments give clear errors", { timeout: TEST_TIMEOUT }, async () => {
   assert.equal(small.state, "connected");
 
   // The server's own refusals are permanent errors with the code: a key with a control character.
-  await assert.rejects(room.set("bad\u0001key", 1), err => err instanceof CollabError && err.code === "invalid_key"
+  await assert.rejects(room.set("bad\u0001key", 1), err => err instanceof CollabHubError && err.code === "invalid_key"
     && err.message.startsWith("invalid_key:"));
   assert.equal(client.pending, 0);
 });
@@ -188,10 +189,10 @@ test("two clients: join, set, get, change events, delete", { timeout: TEST_TIMEO
   assert.equal(ada.state, "connected");
   const a = await ada.join(id);
   const b = await bob.join(id);
-  assert.equal(a.id, id);
+  assert.equal(a.roomId, id);
   assert.equal(a.seq, 0);
   assert.deepEqual(a.entries(), []);
-  assert.equal(await ada.join(id), a, "joining again gives the same Room");
+  assert.equal(await ada.join(id), a, "joining again gives the same CollabRoom");
   assert.deepEqual(ada.rooms, [a]);
 
   const bChanges = [];
@@ -421,7 +422,7 @@ test("batch: shown whole at once, applied together by other replicas, all or not
   assert.deepEqual(moved.entries.map(e => [e.key, e.version, e.batch.from, e.batch.to]), [["n1.x", 2, 2, 4], ["n1.y", 3, 2, 4], ["n1.text", 4, 2, 4]]);
   await waitFor(() => b.seq === 4, "bob at seq 4");
   assert.deepEqual(seen, [[10, 20, false], [10, 20, false], [10, 20, false]]);
-  assert.deepEqual(steps, [[1, 4]]);
+  assert.deepEqual(steps, [[2, 4]], "positions 2 to 4, both included");
 
   // Offline, two batches queue; the second's compare-and-set fails once the first is in: it rolls every key back.
   proxy.block();
@@ -528,7 +529,9 @@ test("state events, and a first start that fails keeps retrying", { timeout: TES
   assert.equal((await write).applied, true);
   await ada.stop();
   assert.equal(ada.state, "disconnected");
-  assert.deepEqual(states, ["reconnecting", "connected", "reconnecting", "connected", "disconnected"]);
+  // Each failed attempt says "reconnecting" again (with its reason); the changes of state are these.
+  assert.deepEqual(states.filter((s, i) => s !== states[i - 1]),
+    ["connecting", "reconnecting", "connected", "reconnecting", "connected", "disconnected"]);
 
   // A capped retry policy gives up: start() rejects and the state is disconnected.
   proxy.block();
@@ -706,6 +709,61 @@ test("a write whose answer was lost is sent again with its mutationId and applie
   tracked.check();
 });
 
+test("a change handler attached when join() resolves sees only later changes, every time", { timeout: TEST_TIMEOUT }, async () => {
+  const ada = makeClient("ada");
+  const bob = makeClient("bob");
+  await Promise.all([ada.start(), bob.start()]);
+  for (let run = 0; run < 20; run++) {
+    const id = roomId(`attach-${run}`);
+    const b = await bob.join(id);
+    await b.batch(Array.from({ length: 20 }, (_, i) => ({ op: "set", key: `k${i}`, value: i })));
+    const a = await ada.join(id);
+    const seen = [];
+    a.on("change", e => seen.push([e.key, e.source]));
+    assert.equal(a.entries().length, 20);
+    await b.set("later", run);
+    await waitFor(() => seen.length > 0, `run ${run}: the later change`);
+    await delay(20);
+    assert.deepEqual(seen, [["later", "remote"]]);
+    await Promise.all([a.leave(), b.leave()]);
+  }
+});
+
+test("the app's own mutationId: a post or set made again with it is applied once", { timeout: TEST_TIMEOUT }, async () => {
+  const ada = makeClient("ada");
+  await ada.start();
+  const a = await ada.join(roomId("own-mutation-id"));
+  const first = await a.post("hello", { mutationId: "app-post-1" });
+  const again = await a.post("hello", { mutationId: "app-post-1" });
+  assert.deepEqual([first.duplicate, again.duplicate, again.seq], [false, true, first.seq]);
+  const set = await a.set("k", 1, { mutationId: "app-set-1" });
+  const setAgain = await a.set("k", 1, { mutationId: "app-set-1" });
+  assert.deepEqual([set.applied, setAgain.duplicate, setAgain.seq], [true, true, set.seq]);
+  await assert.rejects(a.post("x", { mutationId: 7 }), { code: "invalid_argument" });
+  await ada.stop();
+});
+
+test("while the server is unreachable, each failed attempt's state event says why", { timeout: TEST_TIMEOUT }, async () => {
+  // A port nothing listens on: bind one, then close it.
+  const server = net.createServer();
+  await new Promise(resolve => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise(resolve => server.close(resolve));
+  const ada = makeClient("ada", { url: `http://127.0.0.1:${port}/hubs/collab` });
+  const reasons = [];
+  ada.on("state", (state, detail) => reasons.push([state, detail.error?.message ?? null]));
+  const start = ada.start();
+  await waitFor(() => reasons.filter(([state]) => state === "reconnecting").length >= 2, "two failed attempts reported");
+  await ada.stop();
+  await assert.rejects(start, { code: "stopped" });
+  assert.deepEqual(reasons[0], ["connecting", null]);
+  for (const [state, reason] of reasons.slice(1, 3)) {
+    assert.equal(state, "reconnecting");
+    // @microsoft/signalr words a refused connection as a failed negotiation fetch (a browser's fetch says no more).
+    assert.match(reason, /negotiation.*fetch failed|refused/i);
+  }
+});
+
 test("temporary errors are retried with the same mutationId; permanent ones fail", { timeout: TEST_TIMEOUT }, async () => {
   const id = roomId("retry");
   const ada = makeClient("ada");
@@ -787,7 +845,7 @@ test("queue_full: a write beyond maxQueue fails at once", { timeout: TEST_TIMEOU
   ada.on("pending", n => pendingEvents.push(n));
   const writes = [a.set("a", 1), a.delete("b"), a.post("c")];
   const t0 = Date.now();
-  await assert.rejects(a.set("d", 4), err => err instanceof CollabError && err.code === "queue_full");
+  await assert.rejects(a.set("d", 4), err => err instanceof CollabHubError && err.code === "queue_full");
   assert.ok(Date.now() - t0 < 100, "rejected at once");
   assert.equal(a.get("d"), undefined, "nothing queued, nothing shown");
   assert.equal(ada.pending, 3);
@@ -897,7 +955,7 @@ test("reconnect: rejoin with sinceSeq brings the delta (paged), tombstones inclu
   assert.deepEqual(keyVersions(a.confirmedEntries()), keyVersions(b.confirmedEntries()));
   assert.deepEqual(messages, ["p0", "p9", "p18", "p27", "p36"]);
   assert.ok(tracked.events.every(e => e.source === "join"), JSON.stringify(tracked.events));
-  assert.equal(tracked.events[0].from, 2);
+  assert.equal(tracked.events[0].from, 3, "the delta starts right after the position ada had");
   tracked.check();
 });
 

@@ -4,14 +4,14 @@
 import * as signalR from "@microsoft/signalr";
 import {
   CollabClient,
-  CollabError,
+  CollabHubError,
   errorCode,
   type ChangeEvent,
   type CollabClientOptions,
   type ConnectionState,
   type Entry,
   type Json,
-  type Room,
+  type CollabRoom,
   type WriteResult,
 } from "@collabhub/client";
 
@@ -33,7 +33,7 @@ void (() => client.room("x")?.set("key", () => 1));
 
 try {
   await client.start();
-  const room: Room = await client.join(roomId);
+  const room: CollabRoom = await client.join(roomId);
   const confirmed = new Promise<Entry>(resolve => {
     const off = room.on("change", ({ key, entry, source }: ChangeEvent) => {
       if (key === "title" && source === "confirm" && entry !== null && !("pending" in entry)) {
@@ -51,10 +51,10 @@ try {
     throw new Error(`the write did not come back: ${JSON.stringify({ write, back })}`);
   }
   const posted = await room.post({ text: "hello from TypeScript" });
-  console.log(`joined ${room.id}; wrote title at seq ${write.seq} (confirmed version ${entry.version}); posted at seq ${posted.seq}`);
+  console.log(`joined ${room.roomId}; wrote title at seq ${write.seq} (confirmed version ${entry.version}); posted at seq ${posted.seq}`);
   console.log(`states: ${states.join(" -> ")}`);
 } catch (error: unknown) {
-  const code: string | null = error instanceof CollabError ? error.code : errorCode(error);
+  const code: string | null = error instanceof CollabHubError ? error.code : errorCode(error);
   console.error(`failed (${code ?? "no code"}):`, error);
   process.exitCode = 1;
 } finally {

@@ -41,7 +41,7 @@ export function parseKey(key) {
 export class Board {
   /**
    * @param {object} o
-   * @param {import("../js/collab-client.js").Room} o.room
+   * @param {import("../js/collab-client.js").CollabRoom} o.room
    * @param {{ userId: string, name: string }} o.me
    * @param {HTMLElement} o.scroller the scrolling viewport
    * @param {HTMLElement} o.surface the board itself (BOARD_WIDTH x BOARD_HEIGHT)

@@ -11,7 +11,7 @@ const MAX_TEXT = 2000;
 export class Chat {
   /**
    * @param {object} o
-   * @param {import("../js/collab-client.js").Room} o.room
+   * @param {import("../js/collab-client.js").CollabRoom} o.room
    * @param {{ userId: string, name: string }} o.me
    * @param {HTMLElement} o.list the message list (ol, role=log)
    * @param {HTMLElement} o.empty the "no messages yet" hint

@@ -15,7 +15,7 @@ const MAX_AVATARS = 5;
 export class Presence {
   /**
    * @param {object} o
-   * @param {import("../js/collab-client.js").Room} o.room
+   * @param {import("../js/collab-client.js").CollabRoom} o.room
    * @param {{ userId: string, name: string }} o.me
    * @param {HTMLElement} o.list the avatar list (ul)
    * @param {HTMLElement} o.surface the board (cursors live in board coordinates)

@@ -3,7 +3,7 @@
 // apply. No build step: import the .js as an ES module; pass @microsoft/signalr as the `signalR` option or load
 // its script build first (globalThis.signalR).
 //
-// Errors: every failure the app sees is a CollabError with a `code`:
+// Errors: every failure the app sees is a CollabHubError with a `code`:
 //   - server codes (permanent, the call fails for good): invalid_argument, invalid_room, invalid_key, too_large,
 //     not_joined, mutation_reused, forbidden, too_many_rooms, too_many_keys; a code the SDK does not know is treated
 //     as permanent; "unknown" when the server's error carried no code (e.g. "Failed to invoke 'Set' due to an error
@@ -145,9 +145,22 @@ export interface PostResult {
 export interface WriteOptions {
   /** Compare-and-set: apply only if the key's current version is this (0 = the key must not exist). */
   expectedVersion?: number;
+  /** The write's exactly-once id; the SDK makes a random one when absent. The same id again is applied once. */
+  mutationId?: string;
 }
 
-export type ConnectionState = "connected" | "reconnecting" | "disconnected";
+/** Options of post() and batch(). */
+export interface PostOptions {
+  /** As WriteOptions.mutationId. */
+  mutationId?: string;
+}
+
+/**
+ * "connecting": the first attempt after start(); "connected": the connection is up (rooms are rejoined next: see each
+ * room's `joined`); "reconnecting": the connection dropped or an attempt failed, trying again after a backoff;
+ * "disconnected": not started, stopped, or reconnect.maxAttempts ran out. As .NET's CollabClientState.
+ */
+export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting";
 
 export type ChangeSource =
   | "remote"    // a Changed event
@@ -167,8 +180,9 @@ export interface ChangeEvent {
 }
 
 /**
- * The confirmed replica moved from position `from` to `to`. Consecutive events chain (each `from` is the previous
- * `to`); `to > from` except for a full snapshot (`full: true`), which replaces the room's state.
+ * The confirmed replica applied positions `from` to `to`, both included (as .NET's AppliedRange). Consecutive events
+ * that are not full chain: each `from` is the previous `to` + 1, and `to >= from`. A full snapshot (`full: true`)
+ * replaces the room's state: `from` is 1 and `to` the room's seq (0 for an empty room).
  */
 export interface AppliedEvent {
   from: number;
@@ -184,11 +198,14 @@ export interface SettledEvent {
   op: "Set" | "Delete" | "Post" | "Batch";
   key?: string;
   result?: WriteResult | PostResult | BatchResult;
-  error?: CollabError;
+  error?: CollabHubError;
 }
 
 export interface StateDetail {
-  /** Why the connection dropped or an attempt failed, when known. */
+  /**
+   * Why the connection dropped or an attempt failed, when known. Every failed attempt emits "reconnecting" again with
+   * its error, so an app can show "server unreachable: <error.message>" while the SDK retries.
+   */
   error?: Error;
 }
 
@@ -266,7 +283,7 @@ export interface CollabClientOptions {
   storage?: QueueStorage;
 }
 
-export declare class CollabError extends Error {
+export declare class CollabHubError extends Error {
   constructor(code: string, message: string, options?: { cause?: unknown });
   readonly code: string;
 }
@@ -282,7 +299,7 @@ export declare function parseHubError(message: string | Error): { code: string |
  */
 export declare function isServerError(error: unknown): boolean;
 
-/** The code of an error: a CollabError's code, or the hub code in its message, or null. */
+/** The code of an error: a CollabHubError's code, or the hub code in its message, or null. */
 export declare function errorCode(error: unknown): string | null;
 
 interface Events<M> {
@@ -308,7 +325,7 @@ export interface RoomEvents {
   applied: (event: AppliedEvent) => void;
   /**
    * This user's role in the room changed (AccessChanged, from an owner's Grant in a private room). With "none" the
-   * server has taken the connection out of the room: the Room is dropped (not rejoined after a reconnect), its
+   * server has taken the connection out of the room: the CollabRoom is dropped (not rejoined after a reconnect), its
    * queued writes fail with "forbidden", and an "error" event follows.
    */
   access: (event: { role: "owner" | "editor" | "viewer" | "none" }) => void;
@@ -316,12 +333,13 @@ export interface RoomEvents {
    * A write of this room failed for good, a rejoin failed for good (the room is dropped), or a gap fill failed with a
    * permanent error (it is retried). Temporary errors (rate_limited, overloaded, unavailable) are retried silently.
    */
-  error: (error: CollabError) => void;
+  error: (error: CollabHubError) => void;
 }
 
-export declare class Room implements Events<RoomEvents> {
+export declare class CollabRoom implements Events<RoomEvents> {
   private constructor();
-  readonly id: string;
+  /** The room id. */
+  readonly roomId: string;
   /** The last position applied to the confirmed replica. */
   readonly seq: number;
   /** Joined on the current connection and caught up to its Join answer. */
@@ -353,7 +371,7 @@ export declare class Room implements Events<RoomEvents> {
 
   /**
    * Queues a Set (with a new mutationId) and resolves with its WriteResult once the server answered; a conflict is a
-   * result. Rejects with a CollabError for a permanent error, or at once with code "queue_full". Queued writes
+   * result. Rejects with a CollabHubError for a permanent error, or at once with code "queue_full". Queued writes
    * survive disconnects and are sent again in order with the same mutationId. The returned promise is marked handled:
    * an unawaited failing write does not raise an unhandled rejection (it is also reported by the "error" event).
    */
@@ -361,19 +379,19 @@ export declare class Room implements Events<RoomEvents> {
   /** Queues a Delete; as set(). Deleting an absent key resolves with applied: false, conflict: false. */
   delete(key: string, options?: WriteOptions): Promise<WriteResult>;
   /** Queues a Post; as set(). The message shows in `messages` when its event (or a Sync) arrives. */
-  post(body: Json): Promise<PostResult>;
+  post(body: Json, options?: PostOptions): Promise<PostResult>;
   /**
    * Queues a Batch: sets and deletes several keys at once, all or none, each key at most once; as set(). The view
    * shows all its keys at once, and replicas apply its entries together (one "applied" for the whole batch).
    */
-  batch(ops: BatchOp[]): Promise<BatchResult>;
+  batch(ops: BatchOp[], options?: PostOptions): Promise<BatchResult>;
   /**
    * Sends an ephemeral signal (not queued, never stored). Resolves true when the server took it, false when not
-   * connected (dropped); rejects with a CollabError on a server error such as too_large. Marked handled, as set().
+   * connected (dropped); rejects with a CollabHubError on a server error such as too_large. Marked handled, as set().
    */
   signal(payload: Json): Promise<boolean>;
   /**
-   * Leaves the room: events stop at once and writes on this Room fail with code "not_joined". Writes of the room
+   * Leaves the room: events stop at once and writes on this CollabRoom fail with code "not_joined". Writes of the room
    * still queued are sent first (the room stays joined underneath until they are answered), then Leave is sent.
    */
   leave(): Promise<void>;
@@ -384,7 +402,7 @@ export declare class Room implements Events<RoomEvents> {
 }
 
 export interface ClientEvents {
-  /** "connected" (the connection is up and every room rejoined), "reconnecting", "disconnected". */
+  /** The connection state changed, or a failed attempt gave a new reason (detail.error) while "reconnecting". */
   state: (state: ConnectionState, detail: StateDetail) => void;
   /** The number of writes waiting for an answer changed. */
   pending: (count: number) => void;
@@ -398,7 +416,7 @@ export declare class CollabClient implements Events<ClientEvents> {
   /** Throws a TypeError for bad options. Restores a persisted queue (see storageKey) at once: `pending` counts it. */
   constructor(options: CollabClientOptions);
   /**
-   * "disconnected" until start(); "reconnecting" while a connection is being (re)made after a failure. A connection
+   * "disconnected" until start(), then "connecting"; "reconnecting" while a connection is being (re)made after a failure. A connection
    * the server closes right after it was made (e.g. too_many_connections) keeps the backoff growing to its cap.
    */
   readonly state: ConnectionState;
@@ -407,8 +425,8 @@ export declare class CollabClient implements Events<ClientEvents> {
   /** The current SignalR HubConnection, or null (diagnostics and tests). */
   readonly connection: unknown;
   /** The rooms the app has joined. */
-  readonly rooms: Room[];
-  room(roomId: string): Room | undefined;
+  readonly rooms: CollabRoom[];
+  room(roomId: string): CollabRoom | undefined;
 
   /**
    * Starts connecting, retrying with the reconnect policy (forever by default, a failed first attempt included).
@@ -423,11 +441,11 @@ export declare class CollabClient implements Events<ClientEvents> {
    */
   stop(): Promise<void>;
   /**
-   * Joins a room; resolves with its Room once the Join answer (and its pages) is applied, waiting for the connection
-   * when not connected. Joining a joined room returns the same Room. Rejects with invalid_room (bad id),
+   * Joins a room; resolves with its CollabRoom once the Join answer (and its pages) is applied, waiting for the connection
+   * when not connected. Joining a joined room returns the same CollabRoom. Rejects with invalid_room (bad id),
    * too_many_rooms, not_started (before start()), stopped, left.
    */
-  join(roomId: string): Promise<Room>;
+  join(roomId: string): Promise<CollabRoom>;
   /**
    * Fails every queued write with code "cancelled" (rolling back their optimistic values) and clears the stored
    * queue. A write already sent may still be applied by the server.

@@ -1,7 +1,9 @@
 // CollabHub JS SDK: rooms with a replica of their versioned store and message log, presence, signals, and an
 // ordered, exactly-once write queue, over @microsoft/signalr. It follows "Client behaviour" in docs/protocol.md.
 //
-// An ES module with no build step; it imports only the contract's names (protocol.js beside it). It takes the
+// ES modules with no build step, served as they are at /js/ and packed as they are: this one (the client: the
+// connection loop and the write queue), room.js (CollabRoom, the replica of a room), errors.js, internal.js (shared
+// helpers) and protocol.js (the contract's names). Import this one; it re-exports the rest. It takes the
 // SignalR library as the `signalR` option, or uses `globalThis.signalR` (the script build of @microsoft/signalr sets
 // it). Runs in browsers and in node (>= 18).
 //
@@ -14,1031 +16,17 @@
 //
 // Types and the full contract: collab-client.d.ts beside this file.
 
-import { HubEvents, ROOM_ID_PATTERN as ROOM_ID, TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
+import { ErrorCodes, HubEvents, TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
+import { CollabHubError, parseHubError, isServerError, hubError } from "./errors.js";
+import { Emitter, newMutationId, backoff, positiveInteger, nonNegativeNumber, defaultStorage, checkJson, checkRoomId, keysOf, checkFrame, supersededResult, handled } from "./internal.js";
+import { CollabRoom } from "./room.js";
 
-const HUB_MARKER = "HubException: ";
+export { CollabHubError, parseHubError, errorCode, isServerError } from "./errors.js";
+export { CollabRoom } from "./room.js";
 
 /** How long the write window stays at one after a temporary refusal. */
 const THROTTLE_MS = 1_000;
-
-const STATES = Object.freeze({ connected: "connected", reconnecting: "reconnecting", disconnected: "disconnected" });
-
-// ---------------------------------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------------------------------
-
-/** An error with a stable machine-readable `code` (a server code such as `invalid_key`, or a client one). */
-export class CollabError extends Error {
-  constructor(code, message, options) {
-    super(message, options);
-    this.name = "CollabError";
-    this.code = code;
-  }
-}
-
-/**
- * Splits a SignalR error message into the hub's code and text: the text after the FIRST "HubException: " (or the
- * whole message), the code being what precedes its first ":" when that is only a-z and _. Code null when none.
- */
-export function parseHubError(message) {
-  const m = typeof message === "string" ? message : String(message?.message ?? message ?? "");
-  const at = m.indexOf(HUB_MARKER);
-  const text = at >= 0 ? m.slice(at + HUB_MARKER.length) : m;
-  const match = /^([a-z_]+):/.exec(text);
-  return { code: match ? match[1] : null, text };
-}
-
-/** The hub's error code of an error (or message), or null. */
-export function errorCode(error) {
-  if (error instanceof CollabError) {
-    return error.code;
-  }
-  return parseHubError(error?.message ?? error).code;
-}
-
-/**
- * Whether a failed call was answered by the server (a completion with an error), as opposed to failing on the way
- * (a send on a closing socket, a cancelled call when the connection closed). SignalR builds server errors from the
- * completion's text, which is the hub's "HubException: code: ..." or SignalR's own server-side wording.
- */
-export function isServerError(error) {
-  const m = typeof error === "string" ? error : String(error?.message ?? "");
-  return m.includes(HUB_MARKER)
-    || /^An unexpected error occurred invoking '[^']*' on the server\./.test(m)
-    || /^Failed to invoke '[^']*'/.test(m)
-    || /^Unknown hub method/.test(m)
-    || /^Invocation provides \d+ argument/.test(m);
-}
-
-function hubError(error) {
-  const { code, text } = parseHubError(error?.message ?? error);
-  return new CollabError(code ?? "unknown", text || String(error?.message ?? error), { cause: error });
-}
-
-function argumentError(code, message) {
-  return new CollabError(code, `CollabClient: ${message}`);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Small helpers
-// ---------------------------------------------------------------------------------------------------------------
-
-class Emitter {
-  #handlers = new Map();
-
-  /** Adds a handler; returns a function that removes it. */
-  on(event, handler) {
-    if (typeof event !== "string") {
-      throw new TypeError("CollabClient: on(event, handler) needs an event name");
-    }
-    if (typeof handler !== "function") {
-      throw new TypeError(`CollabClient: on("${event}", handler) needs a function`);
-    }
-    let set = this.#handlers.get(event);
-    if (!set) {
-      set = new Set();
-      this.#handlers.set(event, set);
-    }
-    // Wrap, so that one function added twice is called twice and removed one at a time.
-    const entry = { handler };
-    set.add(entry);
-    return () => set.delete(entry);
-  }
-
-  /** Removes a handler added with on(). */
-  off(event, handler) {
-    const set = this.#handlers.get(event);
-    if (set) {
-      for (const entry of set) {
-        if (entry.handler === handler) {
-          set.delete(entry);
-          return;
-        }
-      }
-    }
-  }
-
-  /** Like on(), for the next event only. */
-  once(event, handler) {
-    const remove = this.on(event, (...args) => {
-      remove();
-      handler(...args);
-    });
-    return remove;
-  }
-
-  _hasHandlers(event) {
-    return (this.#handlers.get(event)?.size ?? 0) > 0;
-  }
-
-  _emit(event, ...args) {
-    const set = this.#handlers.get(event);
-    if (!set || set.size === 0) {
-      return;
-    }
-    for (const entry of [...set]) {
-      try {
-        entry.handler(...args);
-      } catch (error) {
-        // An app handler's bug must not break the replica; report it the way the platform does.
-        reportAppError(error);
-      }
-    }
-  }
-}
-
-function reportAppError(error) {
-  if (typeof globalThis.reportError === "function") {
-    globalThis.reportError(error);
-  } else {
-    setTimeout(() => {
-      throw error;
-    });
-  }
-}
-
-function newMutationId() {
-  const crypto = globalThis.crypto;
-  if (crypto && typeof crypto.randomUUID === "function") {
-    return crypto.randomUUID();
-  }
-  // crypto.randomUUID is missing in insecure browser contexts (plain http on another host); getRandomValues is not.
-  const bytes = new Uint8Array(16);
-  if (crypto && typeof crypto.getRandomValues === "function") {
-    crypto.getRandomValues(bytes);
-  } else {
-    for (let i = 0; i < 16; i++) {
-      bytes[i] = Math.floor(Math.random() * 256);
-    }
-  }
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = [...bytes].map(b => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** Full jitter: a random wait between 0 and min(max, base * 2^attempt). */
-function backoff(policy, attempt) {
-  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt, 30));
-  return Math.floor(Math.random() * step);
-}
-
-function positiveInteger(value, name, fallback) {
-  if (value === undefined || value === null) {
-    return fallback;
-  }
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`CollabClient: option ${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function nonNegativeNumber(value, name, fallback) {
-  if (value === undefined || value === null) {
-    return fallback;
-  }
-  if (typeof value !== "number" || !(value >= 0)) {
-    throw new TypeError(`CollabClient: option ${name} must be a number >= 0, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function isBrowser() {
-  return typeof window === "object" && window !== null && typeof window.document === "object";
-}
-
-function defaultStorage() {
-  if (!isBrowser()) {
-    return null;
-  }
-  try {
-    const storage = window.localStorage;
-    return storage && typeof storage.getItem === "function" ? storage : null;
-  } catch {
-    return null; // e.g. a sandboxed iframe
-  }
-}
-
-/** Two view entries show the same thing (a confirmed version is unique per key). */
-function sameView(a, b) {
-  if (a === b) {
-    return true;
-  }
-  if (!a || !b || a.pending || b.pending) {
-    return false;
-  }
-  return a.key === b.key && a.version === b.version && a.deleted === b.deleted;
-}
-
-function checkJson(value, what, code = "invalid_argument") {
-  if (value === undefined) {
-    throw argumentError(code, `${what} is required (use null for a JSON null)`);
-  }
-  try {
-    if (JSON.stringify(value) === undefined) {
-      throw new Error("not representable");
-    }
-  } catch (error) {
-    throw argumentError(code, `${what} must be JSON-serializable (${error?.message ?? error})`);
-  }
-}
-
-function checkKey(key) {
-  if (typeof key !== "string" || key.length === 0) {
-    throw argumentError("invalid_key", `key must be a non-empty string, got ${JSON.stringify(key)}`);
-  }
-}
-
-function checkRoomId(roomId) {
-  if (typeof roomId !== "string" || !ROOM_ID.test(roomId)) {
-    throw argumentError("invalid_room",
-      `room id must be a string matching ${ROOM_ID} (letters, digits, . _ ~ -), got ${JSON.stringify(roomId)}`);
-  }
-}
-
-function checkExpectedVersion(options) {
-  if (options === undefined || options === null) {
-    return undefined;
-  }
-  if (typeof options !== "object") {
-    throw argumentError("invalid_argument", "write options must be an object such as { expectedVersion: 3 }");
-  }
-  const v = options.expectedVersion;
-  if (v === undefined || v === null) {
-    return undefined;
-  }
-  if (!Number.isSafeInteger(v) || v < 0) {
-    throw argumentError("invalid_argument", `expectedVersion must be an integer >= 0, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-/** Checks a batch's operations and copies them as the wire takes them: [{ op: "set"|"delete", key, value?, expectedVersion? }]. */
-function checkOps(ops) {
-  if (!Array.isArray(ops) || ops.length === 0) {
-    throw argumentError("invalid_argument", "a batch needs an array of at least one operation");
-  }
-  const keys = new Set();
-  return ops.map((o, i) => {
-    if (!o || (o.op !== "set" && o.op !== "delete")) {
-      throw argumentError("invalid_argument", `ops[${i}].op must be "set" or "delete"`);
-    }
-    checkKey(o.key);
-    if (keys.has(o.key)) {
-      throw argumentError("invalid_argument", `key ${JSON.stringify(o.key)} is in the batch more than once`);
-    }
-    keys.add(o.key);
-    const copy = { op: o.op, key: o.key };
-    if (o.op === "set") {
-      checkJson(o.value, `ops[${i}].value`);
-      copy.value = o.value;
-    } else if (o.value !== undefined) {
-      throw argumentError("invalid_argument", `ops[${i}] is a delete and takes no value`);
-    }
-    const expectedVersion = checkExpectedVersion(o);
-    if (expectedVersion !== undefined) {
-      copy.expectedVersion = expectedVersion;
-    }
-    return copy;
-  });
-}
-
-/** The keys a queued write changes: one for a Set or Delete, one per operation for a Batch, none for a Post. */
-function keysOf(item) {
-  return item.op === "Batch" ? item.ops.map(o => o.key) : item.op === "Post" ? [] : [item.key];
-}
-
-const encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
-
-/** The UTF-8 size of a string (exact when TextEncoder exists; an upper bound otherwise). */
-function utf8Bytes(text) {
-  if (text.length * 3 <= 1024 || !encoder) {
-    return text.length * 3;
-  }
-  return encoder.encode(text).length;
-}
-
-/** Fails a call whose SignalR frame would be larger than the server takes (the server would close the connection). */
-function checkFrame(client, method, request) {
-  const limit = client._maxMessageBytes;
-  if (!limit) {
-    return;
-  }
-  const text = JSON.stringify(request);
-  if (text.length + 120 <= limit / 3) {
-    return;
-  }
-  const bytes = utf8Bytes(text) + 120; // + the invocation envelope
-  if (bytes > limit) {
-    throw argumentError("too_large",
-      `the ${method} message would be about ${bytes} bytes, more than maxMessageBytes (${limit}); the server would close the connection`);
-  }
-}
-
-/** The answer of a write that gave way to a later write of the same key by this client (see _supersede). */
-function supersededResult(later) {
-  return { applied: false, duplicate: false, conflict: false, superseded: true, seq: later.seq, entry: later.entry ?? null };
-}
-
-/** A promise that the platform does not report as unhandled when it rejects; awaiting it still throws. */
-function handled(promise) {
-  promise.catch(() => {});
-  return promise;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Room: the replica of one room
-// ---------------------------------------------------------------------------------------------------------------
-
-export class Room extends Emitter {
-  #client;
-  #id;
-
-  /** @internal */
-  constructor(client, id) {
-    super();
-    this.#client = client;
-    this.#id = id;
-    this._seq = 0;
-    this._hasState = false;           // a Join answer was applied once: later joins send sinceSeq
-    this._confirmed = new Map();      // key -> Entry (live only): what the server has acknowledged
-    this._overlay = new Map();        // key -> [op]: queued or acknowledged-but-not-yet-confirmed writes
-    this._messages = [];              // sorted by seq, at most maxMessages
-    this._messageSeqs = new Set();
-    this._presence = new Map();       // userId -> PresenceEntry: the listed members
-    this._presenceList = [];          // the same, sorted by userId (null when it must be made again)
-    this._presenceCount = 0;          // the room's number of users (may exceed the listed ones)
-    this._role = null;                // "owner" | "editor" | "viewer" from the Join answer and AccessChanged
-    this._held = new Map();           // position -> { kind, item }: events waiting for their turn
-    this._heldPresence = null;        // PresenceDelta events merged while a Join is answered: { full, changes, count }
-    this._busy = null;                // token of the Join or Sync fill that runs, or null
-    this._fillTarget = 0;             // a write answer's seq the replica must reach
-    this._fillRetry = null;           // timer of a fill retried after a temporary error
-    this._fillAttempts = 0;
-    this._joinRetry = null;
-    this._joinAttempts = 0;
-    this._joinedGen = 0;              // the connection generation this room is joined on (0 = none)
-    this._attemptGen = 0;             // the connection generation of the last Join sent
-    this._appJoined = false;          // the app holds this room (client.join); else only queued writes keep it
-    this._released = false;
-    this._queued = 0;                 // writes of this room in the client's queue
-    this._ackedOps = 0;
-    this._ready = null;               // { promise, resolve, reject } until the first Join answer is applied
-  }
-
-  /** The room id. */
-  get id() {
-    return this.#id;
-  }
-
-  /** The last position (room seq) applied to the confirmed replica. */
-  get seq() {
-    return this._seq;
-  }
-
-  /** Whether the room is joined on the current connection and caught up to its Join answer. */
-  get joined() {
-    return this._joinedGen !== 0 && this._joinedGen === this.#client._gen;
-  }
-
-  /** Writes of this room not yet answered. */
-  get pending() {
-    return this._queued;
-  }
-
-  /** The messages kept (the most recent maxMessages), ordered by seq. A copy. */
-  get messages() {
-    return this._messages.slice();
-  }
-
-  /** This user's role in the room ("owner", "editor", "viewer"), from the Join answer and AccessChanged; null before. */
-  get role() {
-    return this._role;
-  }
-
-  /**
-   * The room's members: [{ userId, name, connections }] sorted by userId, as last reported. In a room with more users
-   * than the server lists (CollabHub:Presence:MaxListed), only part of them, as last listed: see presenceCount.
-   */
-  get presence() {
-    this._presenceList ??= [...this._presence.values()].sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
-    return this._presenceList.slice();
-  }
-
-  /** How many users are in the room, as last reported (also when fewer are listed in presence). */
-  get presenceCount() {
-    return this._presenceCount;
-  }
-
-  /** The entry of `key` as the app sees it (pending writes included), or undefined when absent. */
-  get(key) {
-    const view = this._view(key);
-    return view ?? undefined;
-  }
-
-  /** Whether `key` is present in the view. */
-  has(key) {
-    return this._view(key) !== null;
-  }
-
-  /** The live entries as the app sees them (pending writes included). */
-  entries() {
-    const out = [];
-    for (const key of this._viewKeys()) {
-      const view = this._view(key);
-      if (view) {
-        out.push(view);
-      }
-    }
-    return out;
-  }
-
-  /** The keys present in the view. */
-  keys() {
-    return this.entries().map(e => e.key);
-  }
-
-  /** The confirmed entry of `key` (what the server has acknowledged through events and Sync), or undefined. */
-  getConfirmed(key) {
-    return this._confirmed.get(key);
-  }
-
-  /** The confirmed live entries (no pending writes). */
-  confirmedEntries() {
-    return [...this._confirmed.values()];
-  }
-
-  /** Sets `key` to `value` (any JSON). Resolves with the WriteResult once acknowledged. */
-  set(key, value, options) {
-    return this.#client._write(this, () => {
-      checkKey(key);
-      checkJson(value, "value");
-      const expectedVersion = checkExpectedVersion(options);
-      return { op: "Set", key, value, expectedVersion };
-    });
-  }
-
-  /** Deletes `key` (leaves a tombstone). Resolves with the WriteResult once acknowledged. */
-  delete(key, options) {
-    return this.#client._write(this, () => {
-      checkKey(key);
-      const expectedVersion = checkExpectedVersion(options);
-      return { op: "Delete", key, expectedVersion };
-    });
-  }
-
-  /**
-   * Sets and deletes several keys at once, all or none: `ops` is [{ op: "set", key, value, expectedVersion? } |
-   * { op: "delete", key, expectedVersion? }], each key at most once. Queued like set() (offline too, exactly once, in
-   * order); the view shows all its keys at once, and other clients' replicas apply its entries together. Resolves with
-   * the BatchResult; a failed compare-and-set is a result with conflict: true (nothing stored, the view rolled back).
-   */
-  batch(ops) {
-    return this.#client._write(this, () => ({ op: "Batch", ops: checkOps(ops) }));
-  }
-
-  /** Appends `body` (any JSON) to the message log. Resolves with the PostResult once acknowledged. */
-  post(body) {
-    return this.#client._write(this, () => {
-      checkJson(body, "body");
-      return { op: "Post", body };
-    });
-  }
-
-  /**
-   * Sends an ephemeral signal to the other connections in the room. Not queued: resolves true when the server took
-   * it, false when not connected (it is dropped); rejects with a CollabError on a server error (e.g. too_large).
-   */
-  signal(payload) {
-    return handled(this.#client._signal(this, payload));
-  }
-
-  /** Leaves the room. Writes of the room still queued are sent first; the Leave follows them. */
-  leave() {
-    return this.#client._leave(this);
-  }
-
-  // --- view (confirmed entries + optimistic overlay) ------------------------------------------------------
-
-  _view(key) {
-    const ops = this._overlay.get(key);
-    if (ops && ops.length > 0) {
-      const top = ops[ops.length - 1];
-      const entry = top.acked ? top.ackEntry : top.entry;
-      return entry && !entry.deleted ? entry : null;
-    }
-    return this._confirmed.get(key) ?? null;
-  }
-
-  _viewKeys() {
-    const keys = new Set(this._confirmed.keys());
-    for (const key of this._overlay.keys()) {
-      keys.add(key);
-    }
-    return keys;
-  }
-
-  /** Runs fn, then emits "change" for each of `keys` whose view changed. */
-  _changing(keys, source, fn) {
-    const list = [...new Set(keys)];
-    const before = list.map(k => this._view(k));
-    const result = fn();
-    if (this._appJoined) {
-      list.forEach((key, i) => {
-        const after = this._view(key);
-        if (!sameView(before[i], after)) {
-          this._emit("change", { key, entry: after, previous: before[i], source });
-        }
-      });
-    }
-    return result;
-  }
-
-  /** Shows a queued Set or Delete (or every key of a Batch, together) in the view. */
-  _addOverlay(item) {
-    const writes = item.op === "Batch"
-      ? item.ops.map(o => ({ key: o.key, set: o.op === "set", value: o.value }))
-      : [{ key: item.key, set: item.op === "Set", value: item.value }];
-    item.overlays = writes.map(w => ({
-      item,
-      key: w.key,
-      acked: false,
-      ackSeq: 0,
-      ackEntry: null,
-      entry: { key: w.key, value: w.set ? w.value : null, version: this._confirmed.get(w.key)?.version ?? 0, deleted: !w.set,
-        by: this.#client._name ?? null, at: null, pending: true, mutationId: item.mutationId },
-    }));
-    this._changing(writes.map(w => w.key), "local", () => {
-      for (const op of item.overlays) {
-        const ops = this._overlay.get(op.key);
-        if (ops) {
-          ops.push(op);
-        } else {
-          this._overlay.set(op.key, [op]);
-        }
-      }
-    });
-  }
-
-  _removeOverlay(op, source) {
-    const key = op.key;
-    this._changing([key], source, () => {
-      const ops = this._overlay.get(key);
-      if (!ops) {
-        return;
-      }
-      const i = ops.indexOf(op);
-      if (i >= 0) {
-        ops.splice(i, 1);
-        if (op.acked) {
-          this._ackedOps--;
-        }
-      }
-      if (ops.length === 0) {
-        this._overlay.delete(key);
-      }
-    });
-  }
-
-  /** An applied write's answer: show its entry until the confirmed replica reaches its seq. */
-  _ackOverlay(op, seq, entry) {
-    if (!entry || seq <= this._seq) {
-      this._removeOverlay(op, "confirm");
-      return;
-    }
-    this._changing([op.key], "confirm", () => {
-      op.acked = true;
-      op.ackSeq = seq;
-      op.ackEntry = entry;
-      this._ackedOps++;
-    });
-  }
-
-  /** Drops acknowledged overlay ops the confirmed replica has reached. */
-  _settleAcked(source) {
-    if (this._ackedOps === 0) {
-      return;
-    }
-    for (const [, ops] of [...this._overlay]) {
-      for (const op of ops.filter(o => o.acked && o.ackSeq <= this._seq)) {
-        this._removeOverlay(op, source);
-      }
-    }
-  }
-
-  // --- confirmed replica: events, pages, ordering and gaps ------------------------------------------------
-
-  _setPosition(to, source, full) {
-    const from = this._seq;
-    this._seq = to;
-    if (from !== to || full) {
-      this._emit("applied", { from, to, source, full: !!full });
-    }
-  }
-
-  _addMessage(message, emit) {
-    if (!message || typeof message.seq !== "number" || this._messageSeqs.has(message.seq)) {
-      return;
-    }
-    const max = this.#client._maxMessages;
-    const list = this._messages;
-    if (list.length >= max && message.seq < list[0].seq) {
-      return; // older than everything kept
-    }
-    let i = list.length;
-    while (i > 0 && list[i - 1].seq > message.seq) {
-      i--;
-    }
-    list.splice(i, 0, message);
-    this._messageSeqs.add(message.seq);
-    while (list.length > max) {
-      this._messageSeqs.delete(list.shift().seq);
-    }
-    if (emit && this._appJoined && this._messageSeqs.has(message.seq)) {
-      this._emit("message", message);
-    }
-  }
-
-  /** Applies a Join or Sync answer (one page). A full page replaces entries and messages. */
-  _applyPage(page, source) {
-    const entries = Array.isArray(page.entries) ? page.entries : [];
-    const messages = Array.isArray(page.messages) ? page.messages : [];
-    if (page.full) {
-      const keys = [...this._confirmed.keys(), ...entries.map(e => e.key)];
-      this._changing(keys, source, () => {
-        this._confirmed = new Map();
-        for (const entry of entries) {
-          if (!entry.deleted) {
-            this._confirmed.set(entry.key, entry);
-          }
-        }
-      });
-      const old = this._messageSeqs;
-      this._messages = [];
-      this._messageSeqs = new Set();
-      for (const message of [...messages].sort((a, b) => a.seq - b.seq)) {
-        this._addMessage(message, false);
-      }
-      if (this._appJoined) {
-        for (const message of this._messages) {
-          if (!old.has(message.seq)) {
-            this._emit("message", message);
-          }
-        }
-      }
-    } else {
-      this._changing(entries.map(e => e.key), source, () => {
-        for (const entry of entries) {
-          const current = this._confirmed.get(entry.key);
-          if (current && current.version >= entry.version) {
-            continue;
-          }
-          if (entry.deleted) {
-            this._confirmed.delete(entry.key);
-          } else {
-            this._confirmed.set(entry.key, entry);
-          }
-        }
-      });
-      for (const message of [...messages].sort((a, b) => a.seq - b.seq)) {
-        this._addMessage(message, true);
-      }
-    }
-    this._hasState = true;
-    if (typeof page.seq === "number") {
-      this._setPosition(page.seq, source, page.full);
-    }
-    this._settleAcked(source);
-  }
-
-  /** Applies the held Changed events of one batch (positions from..to) in one step: one "change" per key, one "applied". */
-  _applyBatch(from, to) {
-    const entries = [];
-    for (let p = from; p <= to; p++) {
-      entries.push(this._held.get(p).item);
-      this._held.delete(p);
-    }
-    this._changing(entries.map(e => e.key), "remote", () => {
-      for (const entry of entries) {
-        if (entry.deleted) {
-          this._confirmed.delete(entry.key);
-        } else {
-          this._confirmed.set(entry.key, entry);
-        }
-      }
-    });
-    this._setPosition(to, "event", false);
-    this._settleAcked("remote");
-  }
-
-  /** Whether every position from the next one to `to` is held. */
-  _holdsUpTo(to) {
-    for (let p = this._seq + 1; p <= to; p++) {
-      if (!this._held.has(p)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  _applyEvent(event) {
-    if (event.kind === "Changed") {
-      const entry = event.item;
-      this._changing([entry.key], "remote", () => {
-        if (entry.deleted) {
-          this._confirmed.delete(entry.key);
-        } else {
-          this._confirmed.set(entry.key, entry);
-        }
-      });
-      this._setPosition(event.position, "event", false);
-    } else {
-      this._setPosition(event.position, "event", false);
-      this._addMessage(event.item, true);
-    }
-    this._settleAcked("remote");
-  }
-
-  /** A Changed or Posted event from the server. */
-  _onEvent(kind, item) {
-    const position = kind === "Changed" ? item?.version : item?.seq;
-    if (!Number.isSafeInteger(position)) {
-      return;
-    }
-    if (this._busy) {
-      // A Join or a fill runs: hold everything; the answer decides what still applies.
-      if (!this._held.has(position)) {
-        this._held.set(position, { kind, item, position });
-      }
-      return;
-    }
-    if (position <= this._seq) {
-      return; // already applied
-    }
-    if (!this._held.has(position)) {
-      this._held.set(position, { kind, item, position });
-    }
-    this._drain();
-  }
-
-  /**
-   * PresenceDelta: { upserts, removed, count } (or only { count } while the room is counted; full: the whole list).
-   * While a Join is answered, held and merged per user: the answer's list comes first, then what was held.
-   */
-  _onPresence(delta) {
-    if (typeof delta?.count !== "number") {
-      return;
-    }
-    const listed = Array.isArray(delta.upserts);
-    if (this._busy?.kind === "join") {
-      const held = (this._heldPresence ??= { full: null, changes: new Map(), count: null });
-      held.count = delta.count;
-      if (listed && delta.full) {
-        held.full = delta.upserts;
-        held.changes.clear();
-      } else if (listed) {
-        for (const userId of delta.removed ?? []) {
-          held.changes.set(userId, null);
-        }
-        for (const entry of delta.upserts) {
-          held.changes.set(entry.userId, entry);
-        }
-      }
-      return;
-    }
-    this._presenceCount = delta.count;
-    if (listed) {
-      if (delta.full) {
-        this._presence.clear();
-      }
-      for (const userId of delta.removed ?? []) {
-        this._presence.delete(userId);
-      }
-      for (const entry of delta.upserts) {
-        this._presence.set(entry.userId, entry);
-      }
-    }
-    this._presenceChanged();
-  }
-
-  /** AccessChanged: the user's role in the room changed; "none" means the server took the connection out. */
-  _onAccess(change) {
-    const role = change?.role;
-    if (typeof role !== "string") {
-      return;
-    }
-    this._role = role;
-    if (this._appJoined) {
-      this._emit("access", { role });
-    }
-    if (role === "none") {
-      this.#client._revoked(this);
-    }
-  }
-
-  /** The Join answer's presence, then the deltas held meanwhile. */
-  _setJoinedPresence(presence, count) {
-    const held = this._heldPresence;
-    this._heldPresence = null;
-    this._presence = new Map((held?.full ?? presence).map(entry => [entry.userId, entry]));
-    this._presenceCount = count;
-    if (held) {
-      for (const [userId, entry] of held.changes) {
-        if (entry) {
-          this._presence.set(userId, entry);
-        } else {
-          this._presence.delete(userId);
-        }
-      }
-      this._presenceCount = held.count ?? count;
-    }
-    this._presenceChanged();
-  }
-
-  _presenceChanged() {
-    this._presenceList = null;
-    if (this._appJoined) {
-      this._emit("presence", this.presence, this._presenceCount);
-    }
-  }
-
-  /** Applies held events that now follow; starts a fill when some are still ahead. */
-  _drain() {
-    if (this._busy) {
-      return;
-    }
-    for (;;) {
-      for (const position of [...this._held.keys()]) {
-        if (position <= this._seq) {
-          this._held.delete(position);
-        }
-      }
-      const next = this._held.get(this._seq + 1);
-      if (!next) {
-        break;
-      }
-      const batch = next.kind === "Changed" ? next.item.batch : null;
-      if (batch && Number.isSafeInteger(batch.to) && batch.to > next.position) {
-        // A batch's entries are applied together, once all of them are here.
-        if (!this._holdsUpTo(batch.to)) {
-          break;
-        }
-        this._applyBatch(next.position, batch.to);
-        continue;
-      }
-      this._held.delete(next.position);
-      this._applyEvent(next);
-    }
-    const first = this._held.get(this._seq + 1);
-    const awaitingBatch = first?.kind === "Changed" && first.item.batch
-      && Math.max(...this._held.keys()) <= first.item.batch.to;
-    if (awaitingBatch && this._fillTarget <= this._seq) {
-      return; // the rest of the batch is on its way: not a gap (a later event that is not part of it shows one)
-    }
-    if (this._held.size > 0 || this._fillTarget > this._seq) {
-      this._requestFill(0);
-    } else {
-      this._fillTarget = 0;
-      this._fillAttempts = 0;
-    }
-  }
-
-  /** Fills the gap up to at least `target` (0: up to the held events) with paged Sync; one fill at a time. */
-  _requestFill(target) {
-    if (target > this._fillTarget) {
-      this._fillTarget = target;
-    }
-    if (this._busy || this._fillRetry || !this.joined) {
-      return; // the running Join/fill checks again when done; a rejoin catches up anyway
-    }
-    if (this._held.size === 0 && this._fillTarget <= this._seq) {
-      return;
-    }
-    this._runFill();
-  }
-
-  async _runFill() {
-    const client = this.#client;
-    const gen = client._gen;
-    const token = { kind: "fill" };
-    this._busy = token;
-    const startSeq = this._seq;
-    let retry = false;
-    try {
-      for (;;) {
-        const page = await client._invoke(gen, "Sync", { roomId: this.#id, sinceSeq: this._seq });
-        if (gen !== client._gen || this._released) {
-          return;
-        }
-        this._applyPage(page, "sync");
-        if (!page.hasMore) {
-          break;
-        }
-      }
-    } catch (error) {
-      if (gen !== client._gen || this._released || client._isConnectionLoss(error, gen)) {
-        return; // the rejoin after the reconnect catches up
-      }
-      const code = errorCode(error);
-      if (code === "not_joined") {
-        // The server lost this connection's membership: join again (with sinceSeq), which also fills.
-        if (this._busy === token) {
-          this._busy = null;
-        }
-        this._joinedGen = 0;
-        this._join(gen);
-        return;
-      }
-      retry = true;
-      client._reportError(this, error);
-    } finally {
-      if (this._busy === token) {
-        this._busy = null;
-      }
-    }
-    const stillBehind = this._held.size > 0 || this._fillTarget > this._seq;
-    if (retry || (stillBehind && this._seq === startSeq)) {
-      // No progress (a temporary error, or the server is behind its own events): try again after a wait.
-      const delay = backoff(client._retry, this._fillAttempts++);
-      this._fillRetry = setTimeout(() => {
-        this._fillRetry = null;
-        this._drain();
-      }, delay);
-      return;
-    }
-    this._drain();
-  }
-
-  /** Joins on connection `gen` (with sinceSeq once it has state), applies the answer and its pages, then the held events. */
-  async _join(gen) {
-    const client = this.#client;
-    clearTimeout(this._joinRetry);
-    this._joinRetry = null;
-    const token = { kind: "join" };
-    this._busy = token;
-    this._heldPresence = null;
-    this._joinedGen = 0;
-    this._attemptGen = gen;
-    const request = this._hasState ? { roomId: this.#id, sinceSeq: this._seq } : { roomId: this.#id };
-    let ok = false;
-    try {
-      let page = await client._invoke(gen, "Join", request);
-      if (gen !== client._gen || this._released) {
-        return false;
-      }
-      this._applyPage(page, "join");
-      const presence = Array.isArray(page.presence) ? page.presence : [];
-      const presenceCount = typeof page.presenceCount === "number" ? page.presenceCount : presence.length;
-      if (typeof page.role === "string") {
-        this._role = page.role;
-      }
-      while (page.hasMore) {
-        page = await client._invoke(gen, "Sync", { roomId: this.#id, sinceSeq: this._seq });
-        if (gen !== client._gen || this._released) {
-          return false;
-        }
-        this._applyPage(page, "join");
-      }
-      this._joinedGen = gen;
-      this._joinAttempts = 0;
-      ok = true;
-      if (this._busy === token) {
-        this._busy = null;
-      }
-      this._setJoinedPresence(presence, presenceCount);
-    } catch (error) {
-      if (gen !== client._gen || this._released || client._isConnectionLoss(error, gen)) {
-        return false; // the next connection joins again
-      }
-      const code = errorCode(error);
-      if (code && TEMPORARY.has(code)) {
-        client._reportError(this, error);
-        this._joinRetry = setTimeout(() => {
-          this._joinRetry = null;
-          if (gen === client._gen && !this._released) {
-            this._join(gen);
-          }
-        }, backoff(client._retry, this._joinAttempts++));
-        return false;
-      }
-      client._roomFailed(this, hubError(error));
-      return false;
-    } finally {
-      if (this._busy === token) {
-        this._busy = null;
-      }
-    }
-    if (ok) {
-      if (this._ready) {
-        this._ready.resolve(this);
-        this._ready = null;
-      }
-      this._drain();
-      client._pump();
-    }
-    return ok;
-  }
-}
+const STATES = Object.freeze({ connecting: "connecting", connected: "connected", reconnecting: "reconnecting", disconnected: "disconnected" });
 
 // ---------------------------------------------------------------------------------------------------------------
 // CollabClient
@@ -1131,7 +119,7 @@ export class CollabClient extends Emitter {
     this._restoreQueue();
   }
 
-  /** "connected" | "reconnecting" | "disconnected". */
+  /** "disconnected" | "connecting" | "connected" | "reconnecting" (docs/protocol.md, "The two SDKs"). */
   get state() {
     return this._state;
   }
@@ -1169,6 +157,7 @@ export class CollabClient extends Emitter {
     if (this._stopped) {
       this._stopped = false;
       this._started = true;
+      this._setState(STATES.connecting);
       this._runLoop(0);
     }
     return promise;
@@ -1182,7 +171,7 @@ export class CollabClient extends Emitter {
     this._stopped = true;
     this._live = false;
     this._wake();
-    this._rejectWaiters(new CollabError("stopped", "CollabClient: stopped before it connected"));
+    this._rejectWaiters(new CollabHubError("stopped", "CollabClient: stopped before it connected"));
     for (const room of [...this._rooms.values()]) {
       clearTimeout(room._joinRetry);
       clearTimeout(room._fillRetry);
@@ -1209,17 +198,17 @@ export class CollabClient extends Emitter {
   }
 
   /**
-   * Joins a room and resolves with its Room once the Join answer is applied (waits for the connection when not
-   * connected). Joining a room already joined returns the same Room.
+   * Joins a room and resolves with its CollabRoom once the Join answer is applied (waits for the connection when not
+   * connected). Joining a room already joined returns the same CollabRoom.
    */
   async join(roomId) {
     checkRoomId(roomId);
     if (!this._started) {
-      throw new CollabError("not_started", "CollabClient: call start() before join()");
+      throw new CollabHubError("not_started", "CollabClient: call start() before join()");
     }
     let room = this._rooms.get(roomId);
     if (!room || room._released) {
-      room = new Room(this, roomId);
+      room = new CollabRoom(this, roomId);
       this._rooms.set(roomId, room);
     }
     room._appJoined = true;
@@ -1244,14 +233,18 @@ export class CollabClient extends Emitter {
   /** Rejects every queued write with code "cancelled", rolls back their optimistic values, and clears the stored queue. */
   discardPending() {
     for (const item of [...this._queue]) {
-      this._settle(item, null, new CollabError("cancelled", "CollabClient: the write was discarded (discardPending)"));
+      this._settle(item, null, new CollabHubError(ErrorCodes.Cancelled, "CollabClient: the write was discarded (discardPending)"));
     }
   }
 
   // --- connection ---------------------------------------------------------------------------------------------
 
+  /**
+   * Changes the state and emits "state" with the reason, when there is one. A failed attempt emits "reconnecting"
+   * again with its error, so an app can show why it cannot connect ("connection refused") while the SDK retries.
+   */
   _setState(state, error) {
-    if (this._state === state) {
+    if (this._state === state && !error) {
       return;
     }
     this._state = state;
@@ -1352,6 +345,8 @@ export class CollabClient extends Emitter {
         }
         const gen = ++this._gen;
         this._conn = conn;
+        // "connected" means the connection is up, as in .NET; the rooms are rejoined next (each room's `joined`).
+        this._setState(STATES.connected);
         // Join every room (rooms added meanwhile too) before any write goes.
         for (;;) {
           const todo = [...this._rooms.values()].filter(room => room._attemptGen !== gen);
@@ -1371,7 +366,6 @@ export class CollabClient extends Emitter {
         }
         this._live = true;
         this._connectedAt = Date.now();
-        this._setState(STATES.connected);
         for (const waiter of this._startWaiters.splice(0)) {
           waiter.resolve();
         }
@@ -1455,7 +449,7 @@ export class CollabClient extends Emitter {
   _invoke(gen, method, request) {
     const conn = this._conn;
     if (!conn || gen !== this._gen) {
-      return Promise.reject(new CollabError("connection_lost", `CollabClient: the connection closed before ${method} was sent`));
+      return Promise.reject(new CollabHubError("connection_lost", `CollabClient: the connection closed before ${method} was sent`));
     }
     return conn.invoke(method, request);
   }
@@ -1467,7 +461,7 @@ export class CollabClient extends Emitter {
    * reconnects instead of waiting for SignalR to notice.
    */
   _isConnectionLoss(error, gen) {
-    if (error instanceof CollabError && error.code === "connection_lost") {
+    if (error instanceof CollabHubError && error.code === "connection_lost") {
       return true;
     }
     if (isServerError(error)) {
@@ -1527,7 +521,7 @@ export class CollabClient extends Emitter {
     room._failure = error;
     for (const item of [...this._queue]) {
       // A write in flight keeps its answer (or, if its connection drops, fails in _pump: its room is gone).
-      if (item.roomId === room.id && item.state !== "inflight") {
+      if (item.roomId === room.roomId && item.state !== "inflight") {
         this._settle(item, null, error);
       }
     }
@@ -1538,12 +532,12 @@ export class CollabClient extends Emitter {
   /** The user's role in the room was revoked: the room is no longer joined, and is not rejoined after a reconnect. */
   _revoked(room) {
     room._joinedGen = 0; // the server has already taken the connection out: no Leave
-    this._roomFailed(room, new CollabError("forbidden", `CollabClient: access to room ${room.id} was revoked`));
+    this._roomFailed(room, new CollabHubError("forbidden", `CollabClient: access to room ${room.roomId} was revoked`));
   }
 
   /** Reports a failed Join or Sync on the room's "error" event, unless it is temporary (it is retried). */
   _reportError(room, error) {
-    const e = error instanceof CollabError ? error : hubError(error);
+    const e = error instanceof CollabHubError ? error : hubError(error);
     if (!TEMPORARY.has(e.code)) {
       room?._emit("error", e);
     }
@@ -1555,7 +549,7 @@ export class CollabClient extends Emitter {
     }
     room._appJoined = false;
     if (room._ready) {
-      room._ready.reject(new CollabError("left", `CollabClient: room ${room.id} was left before it was joined`));
+      room._ready.reject(new CollabHubError("left", `CollabClient: room ${room.roomId} was left before it was joined`));
       room._ready = null;
     }
     if (room._queued > 0) {
@@ -1569,18 +563,18 @@ export class CollabClient extends Emitter {
       return;
     }
     room._released = true;
-    (this._orphans ??= new Map()).set(room.id, room._failure
-      ?? new CollabError("not_joined", `CollabClient: room ${room.id} was left`));
+    (this._orphans ??= new Map()).set(room.roomId, room._failure
+      ?? new CollabHubError("not_joined", `CollabClient: room ${room.roomId} was left`));
     clearTimeout(room._joinRetry);
     clearTimeout(room._fillRetry);
-    if (this._rooms.get(room.id) === room) {
-      this._rooms.delete(room.id);
+    if (this._rooms.get(room.roomId) === room) {
+      this._rooms.delete(room.roomId);
     }
     const wasJoined = room.joined;
     room._joinedGen = 0;
     if (wasJoined && this._conn) {
       try {
-        await this._conn.invoke("Leave", { roomId: room.id });
+        await this._conn.invoke("Leave", { roomId: room.roomId });
       } catch {
         // The connection closed: its memberships ended with it.
       }
@@ -1593,16 +587,16 @@ export class CollabClient extends Emitter {
     let request;
     try {
       if (room._released || !room._appJoined) {
-        throw new CollabError("not_joined", `CollabClient: room ${room.id} was left; join it again to write`);
+        throw new CollabHubError("not_joined", `CollabClient: room ${room.roomId} was left; join it again to write`);
       }
       request = describe();
       if (this._queue.length >= this._maxQueue) {
-        throw new CollabError("queue_full", `CollabClient: the write queue is full (${this._maxQueue} writes waiting)`);
+        throw new CollabHubError(ErrorCodes.QueueFull, `CollabClient: the write queue is full (${this._maxQueue} writes waiting)`);
       }
     } catch (error) {
       return handled(Promise.reject(error));
     }
-    const item = { ...request, roomId: room.id, mutationId: newMutationId() };
+    const item = { ...request, roomId: room.roomId, mutationId: request.mutationId ?? newMutationId() };
     try {
       checkFrame(this, item.op, this._request(item));
     } catch (error) {
@@ -1701,9 +695,9 @@ export class CollabClient extends Emitter {
     }
     if (!this._rooms.has(item.roomId)) {
       const reason = this._orphans?.get(item.roomId)
-        ?? new CollabError("not_joined", `CollabClient: room ${item.roomId} is not joined`);
+        ?? new CollabHubError("not_joined", `CollabClient: room ${item.roomId} is not joined`);
       this._settle(item, null, item.sent
-        ? new CollabError(reason.code, `${reason.message}; the write was sent but its answer was lost, so it may or may not have been applied`)
+        ? new CollabHubError(reason.code, `${reason.message}; the write was sent but its answer was lost, so it may or may not have been applied`)
         : reason);
     }
   }
@@ -1851,16 +845,16 @@ export class CollabClient extends Emitter {
 
   async _signal(room, payload) {
     if (room._released || !room._appJoined) {
-      throw new CollabError("not_joined", `CollabClient: room ${room.id} was left`);
+      throw new CollabHubError("not_joined", `CollabClient: room ${room.roomId} was left`);
     }
     checkJson(payload, "payload");
-    checkFrame(this, "Signal", { roomId: room.id, payload });
+    checkFrame(this, "Signal", { roomId: room.roomId, payload });
     const gen = this._gen;
     if (!room.joined || !this._conn) {
       return false;
     }
     try {
-      await this._conn.invoke("Signal", { roomId: room.id, payload });
+      await this._conn.invoke("Signal", { roomId: room.roomId, payload });
       return true;
     } catch (error) {
       if (this._isConnectionLoss(error, gen)) {
@@ -1910,7 +904,7 @@ export class CollabClient extends Emitter {
       this._storage.setItem(this._storageKey, JSON.stringify({ v: 1, writes }));
     } catch (error) {
       // Quota exceeded or storage disabled: the queue still lives in memory.
-      this._emit("error", new CollabError("storage_failed", `CollabClient: could not store the write queue (${error?.message ?? error})`, { cause: error }));
+      this._emit("error", new CollabHubError("storage_failed", `CollabClient: could not store the write queue (${error?.message ?? error})`, { cause: error }));
     }
   }
 
@@ -1936,7 +930,7 @@ export class CollabClient extends Emitter {
       let room = this._rooms.get(w.roomId);
       if (!room) {
         // Kept joined (not visible in client.rooms) until its writes are answered, or the app joins it.
-        room = new Room(this, w.roomId);
+        room = new CollabRoom(this, w.roomId);
         this._rooms.set(w.roomId, room);
       }
       const item = { op: w.op, roomId: w.roomId, mutationId: w.mutationId, restored: true };

@@ -20,6 +20,7 @@ export const ErrorCodes = Object.freeze({
   NotJoined: "not_joined", TooManyRooms: "too_many_rooms", TooManyKeys: "too_many_keys",
   TooManyConnections: "too_many_connections", MutationReused: "mutation_reused", Overloaded: "overloaded",
   Unavailable: "unavailable", Forbidden: "forbidden", RateLimited: "rate_limited", QueueFull: "queue_full",
+  Cancelled: "cancelled",
 });
 
 /** Codes after which a call may succeed if sent again unchanged, same mutationId (Hub.Protocol ErrorCodes.IsTemporary). */
