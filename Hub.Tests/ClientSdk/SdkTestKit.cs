@@ -52,9 +52,9 @@ internal static class SdkTestKit
     }
 
     /// <summary>Polls an asynchronous <paramref name="condition"/> until it holds, or fails after the test timeout.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + TestClients.Timeout;
+        var deadline = DateTime.UtcNow + (timeout ?? TestClients.Timeout);
         while (!await condition().Within())
         {
             if (DateTime.UtcNow > deadline)
