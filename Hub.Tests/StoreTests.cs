@@ -26,6 +26,32 @@ public abstract partial class StoreTests
         await StoreHarness.CreateAsync(await NewDatabaseAsync(), configure);
 
     [Fact]
+    public async Task The_key_limit_counts_live_keys_per_room_across_commits_and_a_schema_3_database_gets_them_counted()
+    {
+        await using var harness = await CreateHarnessAsync(o => o.Limits.MaxKeysPerRoom = 3);
+        await harness.SetAsync("r", "a", "1");
+        await harness.SetAsync("r", "b", "2");
+        await harness.SetAsync("r", "c", "3");
+        await harness.DeleteAsync("r", "b");
+        await harness.SetAsync("r", "d", "4");
+        await harness.SetAsync("other", "x", "1");
+
+        Assert.Equal(ErrorCodes.TooManyKeys, (await harness.SetAsync("r", "e", "5")).Refusal?.Code);
+        Assert.True((await harness.SetAsync("r", "a", "6")).Write!.Applied);
+
+        // A database as release 3 left it: no room_keys table. The migration counts each room's live keys.
+        await harness.ExecuteSqlAsync("DROP TABLE room_keys; UPDATE schema_info SET version = 3");
+        await harness.MigrateAsync();
+
+        Assert.Equal(ErrorCodes.TooManyKeys, (await harness.SetAsync("r", "e", "5")).Refusal?.Code);
+        await harness.DeleteAsync("r", "a");
+        Assert.True((await harness.SetAsync("r", "e", "5")).Write!.Applied);
+        Assert.True((await harness.SetAsync("other", "y", "2")).Write!.Applied);
+        Assert.True((await harness.SetAsync("other", "z", "3")).Write!.Applied);
+        Assert.Equal(ErrorCodes.TooManyKeys, (await harness.SetAsync("other", "w", "4")).Refusal?.Code);
+    }
+
+    [Fact]
     public async Task A_delta_from_below_the_purge_horizon_becomes_a_full_snapshot()
     {
         await using var harness = await CreateHarnessAsync(o => o.Store.TombstoneRetention = 2 * Day);

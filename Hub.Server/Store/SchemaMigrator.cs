@@ -37,6 +37,17 @@ internal sealed partial class SchemaMigrator(IDbContextFactory<StoreDbContext> c
                 WHERE NOT EXISTS (SELECT 1 FROM room_claims c WHERE c.room_id = a.room_id)
                 GROUP BY a.room_id
             """,
+        // 4: each room's count of live keys, which the key limit used to count over the room's entries at every commit.
+        _ => """
+            CREATE TABLE IF NOT EXISTS room_keys (
+                room_id TEXT NOT NULL,
+                live BIGINT NOT NULL,
+                CONSTRAINT "PK_room_keys" PRIMARY KEY (room_id));
+            INSERT INTO room_keys (room_id, live)
+                SELECT e.room_id, count(*) FROM entries e
+                WHERE e.deleted = FALSE AND NOT EXISTS (SELECT 1 FROM room_keys k WHERE k.room_id = e.room_id)
+                GROUP BY e.room_id
+            """,
     ];
 
     public static int CurrentVersion => Steps.Length;

@@ -104,6 +104,10 @@ internal sealed partial class SqlRoomStore(
         {
             await sql.SetRoomSeqAsync(roomId, batch.RoomSeqs[roomId], cancellationToken);
         }
+        foreach (var (roomId, live) in batch.MovedLiveKeys)
+        {
+            await sql.SetLiveKeysAsync(roomId, live, cancellationToken);
+        }
         try
         {
             await transaction.CommitAsync(cancellationToken);
@@ -265,20 +269,23 @@ internal sealed partial class SqlRoomStore(
             return row;
         }
 
-        /// <summary>Live keys per room, counted once per batch and kept up to date as the batch writes.</summary>
+        /// <summary>Live keys per room, read once per batch and kept up to date as the batch writes.</summary>
         private Dictionary<string, long> LiveKeys { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The rooms whose live keys this batch changed, and their new counts, to be written back.</summary>
+        public Dictionary<string, long> MovedLiveKeys { get; } = new(StringComparer.Ordinal);
 
         public async ValueTask<long> LiveKeysAsync(WriteTransaction sql, string roomId, CancellationToken cancellationToken)
         {
             if (!LiveKeys.TryGetValue(roomId, out var count))
             {
-                LiveKeys[roomId] = count = await sql.CountLiveKeysAsync(roomId, cancellationToken);
+                LiveKeys[roomId] = count = await sql.FindLiveKeysAsync(roomId, cancellationToken);
             }
             return count;
         }
 
         public async ValueTask AdjustLiveKeysAsync(WriteTransaction sql, string roomId, int delta, CancellationToken cancellationToken) =>
-            LiveKeys[roomId] = await LiveKeysAsync(sql, roomId, cancellationToken) + delta;
+            LiveKeys[roomId] = MovedLiveKeys[roomId] = await LiveKeysAsync(sql, roomId, cancellationToken) + delta;
 
         public async ValueTask<MutationRow?> FindMutationAsync(WriteTransaction sql, string userId, string mutationId, CancellationToken cancellationToken)
         {

@@ -15,6 +15,16 @@ internal sealed class RoomRow
     public long PurgedSeq { get; set; }
 }
 
+/// <summary>
+/// How many live (not deleted) keys a room has (schema version 4), kept by every write in the write's transaction, so
+/// that the key limit costs one row read rather than a count over the room's entries.
+/// </summary>
+internal sealed class RoomKeysRow
+{
+    public required string RoomId { get; set; }
+    public long Live { get; set; }
+}
+
 internal sealed class EntryRow
 {
     public required string RoomId { get; set; }
@@ -85,6 +95,7 @@ internal sealed class StoreDbContext(DbContextOptions<StoreDbContext> options) :
     public DbSet<SchemaInfoRow> SchemaInfo => Set<SchemaInfoRow>();
     public DbSet<RoomAccessRow> RoomAccess => Set<RoomAccessRow>();
     public DbSet<RoomClaimRow> RoomClaims => Set<RoomClaimRow>();
+    public DbSet<RoomKeysRow> RoomKeys => Set<RoomKeysRow>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -95,6 +106,13 @@ internal sealed class StoreDbContext(DbContextOptions<StoreDbContext> options) :
             e.Property(r => r.Id).HasColumnName("id");
             e.Property(r => r.Seq).HasColumnName("seq");
             e.Property(r => r.PurgedSeq).HasColumnName("purged_seq");
+        });
+        model.Entity<RoomKeysRow>(e =>
+        {
+            e.ToTable("room_keys");
+            e.HasKey(r => r.RoomId);
+            e.Property(r => r.RoomId).HasColumnName("room_id");
+            e.Property(r => r.Live).HasColumnName("live");
         });
         model.Entity<EntryRow>(e =>
         {

@@ -15,7 +15,8 @@ internal sealed class WriteTransaction : IAsyncDisposable
     private readonly DbCommand _findEntry;
     private readonly DbCommand _upsertEntry;
     private readonly DbCommand _insertMessage;
-    private readonly DbCommand _countLiveKeys;
+    private readonly DbCommand _findLiveKeys;
+    private readonly DbCommand _setLiveKeys;
     private readonly DbCommand _findMutation;
     private readonly DbCommand _insertMutation;
 
@@ -40,9 +41,10 @@ internal sealed class WriteTransaction : IAsyncDisposable
         _insertMessage = Command(connection, transaction,
             """INSERT INTO messages (room_id, seq, id, body_json, "by", "at") VALUES (@room, @seq, @id, @body, @by, @at)""",
             "room", "seq", "id", "body", "by", "at");
-        _countLiveKeys = Command(connection, transaction,
-            "SELECT count(*) FROM entries WHERE room_id = @room AND deleted = @deleted",
-            "room", "deleted");
+        _findLiveKeys = Command(connection, transaction, "SELECT live FROM room_keys WHERE room_id = @room", "room");
+        _setLiveKeys = Command(connection, transaction,
+            "INSERT INTO room_keys (room_id, live) VALUES (@room, @live) ON CONFLICT (room_id) DO UPDATE SET live = excluded.live",
+            "room", "live");
         _findMutation = Command(connection, transaction,
             "SELECT room_id, kind, result_json FROM mutations WHERE user_id = @user AND mutation_id = @mutation",
             "user", "mutation");
@@ -83,10 +85,17 @@ internal sealed class WriteTransaction : IAsyncDisposable
         };
     }
 
-    public async Task<long> CountLiveKeysAsync(string roomId, CancellationToken cancellationToken)
+    /// <summary>The room's live keys as of its last commit (0 for a room never written).</summary>
+    public async Task<long> FindLiveKeysAsync(string roomId, CancellationToken cancellationToken)
     {
-        Bind(_countLiveKeys, roomId, false);
-        return Convert.ToInt64(await _countLiveKeys.ExecuteScalarAsync(cancellationToken));
+        Bind(_findLiveKeys, roomId);
+        return await _findLiveKeys.ExecuteScalarAsync(cancellationToken) is { } live and not DBNull ? Convert.ToInt64(live) : 0;
+    }
+
+    public Task SetLiveKeysAsync(string roomId, long live, CancellationToken cancellationToken)
+    {
+        Bind(_setLiveKeys, roomId, live);
+        return _setLiveKeys.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public Task UpsertEntryAsync(EntryRow row, CancellationToken cancellationToken)
@@ -127,7 +136,7 @@ internal sealed class WriteTransaction : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var command in (DbCommand[])[_lockRoom, _setRoomSeq, _findEntry, _upsertEntry, _insertMessage, _countLiveKeys, _findMutation, _insertMutation])
+        foreach (var command in (DbCommand[])[_lockRoom, _setRoomSeq, _findEntry, _upsertEntry, _insertMessage, _findLiveKeys, _setLiveKeys, _findMutation, _insertMutation])
         {
             await command.DisposeAsync();
         }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Store;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -144,6 +145,16 @@ internal sealed class StoreHarness : IAsyncDisposable
 
     public Task<RoomPage> ReadAsync(string room, long? since, int limit = 100, int recent = 10, long? snapshotSeq = null, int maxBytes = 1 << 20) =>
         Store.ReadAsync(new RoomRead(room, since, limit, maxBytes, recent, snapshotSeq), CancellationToken.None);
+
+    /// <summary>Runs the schema migration again, as a server starting on this database does.</summary>
+    public Task MigrateAsync() => _services.GetRequiredService<SchemaMigrator>().MigrateAsync(CancellationToken.None);
+
+    /// <summary>Runs raw SQL on the database, e.g. to make it look like one an older release left.</summary>
+    public async Task ExecuteSqlAsync(string sql)
+    {
+        await using var db = await _services.GetRequiredService<IDbContextFactory<StoreDbContext>>().CreateDbContextAsync();
+        await db.Database.ExecuteSqlRawAsync(sql);
+    }
 
     public async ValueTask DisposeAsync()
     {
