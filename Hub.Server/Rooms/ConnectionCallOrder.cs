@@ -22,12 +22,13 @@ internal sealed class ConnectionCallOrder
     public async Task<T> AfterEarlierCallsAsync<T>(Func<Task<T>> call)
     {
         // A write of this connection commits only after its earlier ones (the writer keeps queue order), so
-        // waiting for the last is waiting for all. Whether it failed does not matter here.
+        // waiting for the last is waiting for all. Whether it failed does not matter here. A write completes on the
+        // group-commit writer's loop, so the call goes on elsewhere rather than holding up the next commit.
         var earlierWrites = Volatile.Read(ref _lastWrite);
         await _oneAtATime.WaitAsync();
         try
         {
-            await earlierWrites.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await earlierWrites.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
             return await call();
         }
         finally

@@ -141,7 +141,13 @@ internal sealed partial class GroupCommitWriter : BackgroundService
     private sealed class PendingWrite(WriteCommand command)
     {
         public WriteCommand Command { get; } = command;
-        public TaskCompletionSource<WriteOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>
+        /// Completed on the writer's loop, and its continuations run there, inline: the rest of the hub call, up to
+        /// handing the answer to the connection's output, which never blocks (a full output makes it await). One
+        /// thread answering a batch in order costs far less than a thread-pool item per write, all contending for the
+        /// same connection's output; callers that go on to slow work (<see cref="Rooms.ConnectionCallOrder"/>) yield first.
+        /// </summary>
+        public TaskCompletionSource<WriteOutcome> Completion { get; } = new();
 
         /// <summary>The span of the hub call that queued it (default when not traced): the commit's span links to it.</summary>
         public ActivityContext Caller { get; } = Activity.Current?.Context ?? default;

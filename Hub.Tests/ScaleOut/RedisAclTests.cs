@@ -1,4 +1,6 @@
+using System.Text.Json;
 using CollabHub.Tests.Infrastructure;
+using CollabHub.Tests.Security;
 using StackExchange.Redis;
 
 namespace CollabHub.Tests.ScaleOut;
@@ -20,6 +22,8 @@ public sealed class RedisAclTests
         {
             ["CollabHub:Redis"] = $"127.0.0.1:{redis.Port},user=collabhub,password=change-me",
             ["CollabHub:Backplane:Provider"] = backplaneProvider,
+            // The status figures each instance writes to Redis every heartbeat, soon enough to be read below.
+            ["CollabHub:Presence:HeartbeatInterval"] = "00:00:01",
         };
         await using var first = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
         await using var second = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
@@ -34,6 +38,13 @@ public sealed class RedisAclTests
         await bobEvents.WaitUntilAsync(l => l.Changes(room).Any(c => c.Version == write.Seq), "ada's change on bob's instance");
 
         Assert.Equal(["ada", "bob"], joined.Presence.Select(p => p.UserId)); // presence from the Redis scripts, not the local fallback
+        // The status page's figures: the second instance writes its own, the first reads them.
+        JsonElement status = default;
+        await Eventually.HoldsAsync(async () =>
+        {
+            status = JsonDocument.Parse(await SecurityClients.Http.GetStringAsync(new Uri(first.BaseUrl, "/status/data")).Within()).RootElement;
+            return status.GetProperty("instances").EnumerateArray().Any(i => !i.GetProperty("self").GetBoolean() && i.GetProperty("connections").ValueKind == JsonValueKind.Number);
+        }, () => $"the other instance's figures in {status}", TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(250));
         await using var admin = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redis.Port},password=admin").Within();
         var refused = (RedisResult[])(await admin.GetDatabase().ExecuteAsync("ACL", "LOG").Within())!;
         Assert.True(refused.Length == 0, "Redis refused: " + string.Join("; ", refused.Select(entry => string.Join(" ", ((RedisResult[])entry!).Take(8)))));
