@@ -5,16 +5,17 @@ namespace CollabHub.Server.Backplane;
 
 /// <summary>
 /// This instance's connections per group (or per user), and the Redis subscription that follows them: subscribed
-/// when the first local member arrives, unsubscribed when the last one leaves. Sends read an immutable array of the
-/// members without locking or allocating; membership changes copy it. Subscription changes of one key run in order
-/// (each chained after the previous), so a quick leave-and-join cannot end unsubscribed, and no lock is held
-/// across an await.
+/// when the first local member arrives, unsubscribed when the last one leaves. Members are a set (a join or leave is
+/// O(1), so filling a room of n costs O(n), not O(n²) as copying an array per join did); sends read an immutable array
+/// of them, built on the first send after a change and reused, without locking, until the next change. Subscription
+/// changes of one key run in order (each chained after the previous), so a quick leave-and-join cannot end
+/// unsubscribed, and no lock is held across an await.
 /// </summary>
 internal sealed class LocalMembers(Func<string, Task> subscribe, Action<string> unsubscribe)
 {
     private readonly ConcurrentDictionary<string, Members> _byKey = new(StringComparer.Ordinal);
 
-    public HubConnectionContext[] Get(string key) => _byKey.TryGetValue(key, out var members) ? members.Snapshot : [];
+    public HubConnectionContext[] Get(string key) => _byKey.TryGetValue(key, out var members) ? members.Snapshot() : [];
 
     /// <summary>Adds a member; completes once the key's subscription is in place.</summary>
     public Task AddAsync(string key, HubConnectionContext connection)
@@ -28,13 +29,9 @@ internal sealed class LocalMembers(Func<string, Task> subscribe, Action<string> 
                 {
                     continue;
                 }
-                if (Array.IndexOf(members.Snapshot, connection) < 0)
+                if (members.Add(connection) && members.Count == 1)
                 {
-                    members.Snapshot = [.. members.Snapshot, connection];
-                    if (members.Snapshot.Length == 1)
-                    {
-                        members.Tail = Chain(members.Tail, () => subscribe(key));
-                    }
+                    members.Tail = Chain(members.Tail, () => subscribe(key));
                 }
                 return members.Tail;
             }
@@ -50,13 +47,11 @@ internal sealed class LocalMembers(Func<string, Task> subscribe, Action<string> 
         }
         lock (members)
         {
-            var index = Array.IndexOf(members.Snapshot, connection);
-            if (index < 0)
+            if (!members.Remove(connection))
             {
                 return Task.CompletedTask;
             }
-            members.Snapshot = [.. members.Snapshot[..index], .. members.Snapshot[(index + 1)..]];
-            if (members.Snapshot.Length == 0)
+            if (members.Count == 0)
             {
                 members.Tail = Chain(members.Tail, () =>
                 {
@@ -74,7 +69,7 @@ internal sealed class LocalMembers(Func<string, Task> subscribe, Action<string> 
     {
         lock (members)
         {
-            if (members.Snapshot.Length == 0)
+            if (members.Count == 0)
             {
                 members.Retired = true;
                 _byKey.TryRemove(new KeyValuePair<string, Members>(key, members));
@@ -95,10 +90,41 @@ internal sealed class LocalMembers(Func<string, Task> subscribe, Action<string> 
         await next();
     }
 
+    /// <summary>One key's members. Add, Remove and Count are called under the lock on this object; Snapshot is not.</summary>
     private sealed class Members
     {
-        public volatile HubConnectionContext[] Snapshot = [];
+        private readonly HashSet<HubConnectionContext> _set = [];
+        private volatile HubConnectionContext[]? _snapshot = [];
+
         public Task Tail = Task.CompletedTask;
         public bool Retired;
+
+        public int Count => _set.Count;
+
+        public bool Add(HubConnectionContext connection) => Changed(_set.Add(connection));
+
+        public bool Remove(HubConnectionContext connection) => Changed(_set.Remove(connection));
+
+        /// <summary>The members now; the array is shared by every send until the members change, and never modified.</summary>
+        public HubConnectionContext[] Snapshot()
+        {
+            if (_snapshot is { } snapshot)
+            {
+                return snapshot;
+            }
+            lock (this)
+            {
+                return _snapshot ??= [.. _set];
+            }
+        }
+
+        private bool Changed(bool changed)
+        {
+            if (changed)
+            {
+                _snapshot = null;
+            }
+            return changed;
+        }
     }
 }
