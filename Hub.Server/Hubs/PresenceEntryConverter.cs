@@ -7,7 +7,7 @@ namespace CollabHub.Server.Hubs;
 /// <summary>
 /// Writes a <see cref="PresenceEntry"/> as its three wire fields directly. A join into a full room answers with up to
 /// <c>Presence:MaxListed</c> (1,000) of them, and the serializer's general path (property metadata and a frame pushed
-/// and popped per entry) made that list most of a join's cost; the output is the same JSON.
+/// and popped per entry) made that list the largest part of a join's server CPU; the output is the same JSON.
 /// </summary>
 internal sealed class PresenceEntryConverter : JsonConverter<PresenceEntry>
 {
