@@ -16,7 +16,7 @@
 //
 // Types and the full contract: collab-client.d.ts beside this file.
 
-import { ErrorCodes, HubEvents, TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
+import { ErrorCodes, HubEvents, HubMethods, TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
 import { CollabHubError, parseHubError, isServerError, hubError } from "./errors.js";
 import { Emitter, newMutationId, backoff, positiveInteger, nonNegativeNumber, defaultStorage, checkJson, checkRoomId, keysOf, checkFrame, supersededResult, handled } from "./internal.js";
 import { CollabRoom } from "./room.js";
@@ -495,17 +495,17 @@ export class CollabClient extends Emitter {
       return;
     }
     switch (name) {
-      case "Changed":
-      case "Posted":
+      case HubEvents.Changed:
+      case HubEvents.Posted:
         room._onEvent(name, arg);
         break;
-      case "PresenceDelta":
+      case HubEvents.PresenceDelta:
         room._onPresence(arg);
         break;
-      case "AccessChanged":
+      case HubEvents.AccessChanged:
         room._onAccess(arg);
         break;
-      case "Signaled":
+      case HubEvents.Signaled:
         if (room._appJoined) {
           room._emit("signal", arg);
         }
@@ -574,7 +574,7 @@ export class CollabClient extends Emitter {
     room._joinedGen = 0;
     if (wasJoined && this._conn) {
       try {
-        await this._conn.invoke("Leave", { roomId: room.roomId });
+        await this._conn.invoke(HubMethods.Leave, { roomId: room.roomId });
       } catch {
         // The connection closed: its memberships ended with it.
       }
@@ -619,7 +619,7 @@ export class CollabClient extends Emitter {
     this._queue.push(item);
     const room = this._rooms.get(item.roomId);
     room._queued++;
-    if (this._optimistic && item.op !== "Post") {
+    if (this._optimistic && item.op !== HubMethods.Post) {
       room._addOverlay(item);
     }
     this._persist();
@@ -629,21 +629,21 @@ export class CollabClient extends Emitter {
 
   _request(item) {
     switch (item.op) {
-      case "Set": {
+      case HubMethods.Set: {
         const r = { roomId: item.roomId, key: item.key, value: item.value, mutationId: item.mutationId };
         if (item.expectedVersion !== undefined) {
           r.expectedVersion = item.expectedVersion;
         }
         return r;
       }
-      case "Delete": {
+      case HubMethods.Delete: {
         const r = { roomId: item.roomId, key: item.key, mutationId: item.mutationId };
         if (item.expectedVersion !== undefined) {
           r.expectedVersion = item.expectedVersion;
         }
         return r;
       }
-      case "Batch":
+      case HubMethods.Batch:
         return { roomId: item.roomId, ops: item.ops, mutationId: item.mutationId };
       default:
         return { roomId: item.roomId, body: item.body, mutationId: item.mutationId };
@@ -726,7 +726,7 @@ export class CollabClient extends Emitter {
     const keys = new Set(keysOf(item));
     for (const earlier of this._queue.slice(0, index)) {
       // Only single writes are superseded: a batch is all or nothing, so it is never ended for one of its keys.
-      if ((earlier.op !== "Set" && earlier.op !== "Delete") || earlier.roomId !== item.roomId || !keys.has(earlier.key)) {
+      if ((earlier.op !== HubMethods.Set && earlier.op !== HubMethods.Delete) || earlier.roomId !== item.roomId || !keys.has(earlier.key)) {
         continue;
       }
       if (earlier.state === "inflight") {
@@ -800,7 +800,7 @@ export class CollabClient extends Emitter {
     if (i >= 0) {
       this._queue.splice(i, 1);
     }
-    if (result && result.applied && !result.conflict && item.op !== "Post" && i > 0) {
+    if (result && result.applied && !result.conflict && item.op !== HubMethods.Post && i > 0) {
       this._supersede(item, result, i);
     }
     const room = this._rooms.get(item.roomId);
@@ -810,15 +810,15 @@ export class CollabClient extends Emitter {
         const applied = result && result.applied && !result.conflict;
         item.overlays.forEach((op, i) => {
           if (applied) {
-            const entry = item.op === "Batch" ? result.entries?.[i] : result.entry;
-            room._ackOverlay(op, item.op === "Batch" ? (entry?.version ?? result.seq) : result.seq, entry);
+            const entry = item.op === HubMethods.Batch ? result.entries?.[i] : result.entry;
+            room._ackOverlay(op, item.op === HubMethods.Batch ? (entry?.version ?? result.seq) : result.seq, entry);
           } else {
             room._removeOverlay(op, result && !result.conflict ? "confirm" : "rollback");
           }
         });
       }
       if (result) {
-        const seq = item.op === "Post" ? result.seq : (result.applied ? result.seq : 0);
+        const seq = item.op === HubMethods.Post ? result.seq : (result.applied ? result.seq : 0);
         if (Number.isSafeInteger(seq) && seq > room._seq) {
           room._requestFill(seq);
         }
@@ -848,13 +848,13 @@ export class CollabClient extends Emitter {
       throw new CollabHubError("not_joined", `CollabClient: room ${room.roomId} was left`);
     }
     checkJson(payload, "payload");
-    checkFrame(this, "Signal", { roomId: room.roomId, payload });
+    checkFrame(this, HubMethods.Signal, { roomId: room.roomId, payload });
     const gen = this._gen;
     if (!room.joined || !this._conn) {
       return false;
     }
     try {
-      await this._conn.invoke("Signal", { roomId: room.roomId, payload });
+      await this._conn.invoke(HubMethods.Signal, { roomId: room.roomId, payload });
       return true;
     } catch (error) {
       if (this._isConnectionLoss(error, gen)) {
@@ -886,13 +886,13 @@ export class CollabClient extends Emitter {
       }
       const writes = this._queue.map(item => {
         const w = { mutationId: item.mutationId, roomId: item.roomId, op: item.op };
-        if (item.op === "Post") {
+        if (item.op === HubMethods.Post) {
           w.body = item.body;
-        } else if (item.op === "Batch") {
+        } else if (item.op === HubMethods.Batch) {
           w.ops = item.ops;
         } else {
           w.key = item.key;
-          if (item.op === "Set") {
+          if (item.op === HubMethods.Set) {
             w.value = item.value;
           }
           if (item.expectedVersion !== undefined) {
@@ -923,8 +923,8 @@ export class CollabClient extends Emitter {
       return;
     }
     for (const w of saved.writes) {
-      if (!w || typeof w.mutationId !== "string" || typeof w.roomId !== "string" || !["Set", "Delete", "Post", "Batch"].includes(w.op)
-        || (w.op === "Batch" && !Array.isArray(w.ops))) {
+      if (!w || typeof w.mutationId !== "string" || typeof w.roomId !== "string" || ![HubMethods.Set, HubMethods.Delete, HubMethods.Post, HubMethods.Batch].includes(w.op)
+        || (w.op === HubMethods.Batch && !Array.isArray(w.ops))) {
         continue;
       }
       let room = this._rooms.get(w.roomId);
@@ -934,13 +934,13 @@ export class CollabClient extends Emitter {
         this._rooms.set(w.roomId, room);
       }
       const item = { op: w.op, roomId: w.roomId, mutationId: w.mutationId, restored: true };
-      if (w.op === "Post") {
+      if (w.op === HubMethods.Post) {
         item.body = w.body;
-      } else if (w.op === "Batch") {
+      } else if (w.op === HubMethods.Batch) {
         item.ops = w.ops;
       } else {
         item.key = w.key;
-        if (w.op === "Set") {
+        if (w.op === HubMethods.Set) {
           item.value = w.value;
         }
         if (w.expectedVersion !== undefined) {

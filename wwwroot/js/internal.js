@@ -1,7 +1,7 @@
 // Helpers shared by the modules of the CollabHub JS SDK (not part of its public API): events, argument checks,
 // backoff, sizes. Part of collab-client.js.
 
-import { ROOM_ID_PATTERN as ROOM_ID } from "./protocol.js";
+import { HubMethods, ROOM_ID_PATTERN as ROOM_ID } from "./protocol.js";
 import { argumentError } from "./errors.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ export function checkOps(ops) {
 
 /** The keys a queued write changes: one for a Set or Delete, one per operation for a Batch, none for a Post. */
 export function keysOf(item) {
-  return item.op === "Batch" ? item.ops.map(o => o.key) : item.op === "Post" ? [] : [item.key];
+  return item.op === HubMethods.Batch ? item.ops.map(o => o.key) : item.op === HubMethods.Post ? [] : [item.key];
 }
 
 export const encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;

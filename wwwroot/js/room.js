@@ -1,7 +1,7 @@
 // CollabRoom, the replica of one room: confirmed entries, the optimistic overlay, messages, presence, ordering
 // and gap fills. Part of collab-client.js, which re-exports it; the client drives it.
 
-import { TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
+import { HubEvents, HubMethods, TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
 import { CollabHubError, errorCode, hubError } from "./errors.js";
 import { Emitter, backoff, sameView, checkJson, checkKey, checkMutationId, checkExpectedVersion, checkOps, handled } from "./internal.js";
 
@@ -136,7 +136,7 @@ export class CollabRoom extends Emitter {
       checkKey(key);
       checkJson(value, "value");
       const expectedVersion = checkExpectedVersion(options);
-      return { op: "Set", key, value, expectedVersion, mutationId: checkMutationId(options) };
+      return { op: HubMethods.Set, key, value, expectedVersion, mutationId: checkMutationId(options) };
     });
   }
 
@@ -145,7 +145,7 @@ export class CollabRoom extends Emitter {
     return this.#client._write(this, () => {
       checkKey(key);
       const expectedVersion = checkExpectedVersion(options);
-      return { op: "Delete", key, expectedVersion, mutationId: checkMutationId(options) };
+      return { op: HubMethods.Delete, key, expectedVersion, mutationId: checkMutationId(options) };
     });
   }
 
@@ -157,7 +157,7 @@ export class CollabRoom extends Emitter {
    * `options.mutationId` as set().
    */
   batch(ops, options) {
-    return this.#client._write(this, () => ({ op: "Batch", ops: checkOps(ops), mutationId: checkMutationId(options) }));
+    return this.#client._write(this, () => ({ op: HubMethods.Batch, ops: checkOps(ops), mutationId: checkMutationId(options) }));
   }
 
   /**
@@ -167,7 +167,7 @@ export class CollabRoom extends Emitter {
   post(body, options) {
     return this.#client._write(this, () => {
       checkJson(body, "body");
-      return { op: "Post", body, mutationId: checkMutationId(options) };
+      return { op: HubMethods.Post, body, mutationId: checkMutationId(options) };
     });
   }
 
@@ -222,9 +222,9 @@ export class CollabRoom extends Emitter {
 
   /** Shows a queued Set or Delete (or every key of a Batch, together) in the view. */
   _addOverlay(item) {
-    const writes = item.op === "Batch"
+    const writes = item.op === HubMethods.Batch
       ? item.ops.map(o => ({ key: o.key, set: o.op === "set", value: o.value }))
-      : [{ key: item.key, set: item.op === "Set", value: item.value }];
+      : [{ key: item.key, set: item.op === HubMethods.Set, value: item.value }];
     item.overlays = writes.map(w => ({
       item,
       key: w.key,
@@ -409,7 +409,7 @@ export class CollabRoom extends Emitter {
   }
 
   _applyEvent(event) {
-    if (event.kind === "Changed") {
+    if (event.kind === HubEvents.Changed) {
       const entry = event.item;
       this._changing([entry.key], "remote", () => {
         if (entry.deleted) {
@@ -428,7 +428,7 @@ export class CollabRoom extends Emitter {
 
   /** A Changed or Posted event from the server. */
   _onEvent(kind, item) {
-    const position = kind === "Changed" ? item?.version : item?.seq;
+    const position = kind === HubEvents.Changed ? item?.version : item?.seq;
     if (!Number.isSafeInteger(position)) {
       return;
     }
@@ -544,7 +544,7 @@ export class CollabRoom extends Emitter {
       if (!next) {
         break;
       }
-      const batch = next.kind === "Changed" ? next.item.batch : null;
+      const batch = next.kind === HubEvents.Changed ? next.item.batch : null;
       if (batch && Number.isSafeInteger(batch.to) && batch.to > next.position) {
         // A batch's entries are applied together, once all of them are here.
         if (!this._holdsUpTo(batch.to)) {
@@ -557,7 +557,7 @@ export class CollabRoom extends Emitter {
       this._applyEvent(next);
     }
     const first = this._held.get(this._seq + 1);
-    const awaitingBatch = first?.kind === "Changed" && first.item.batch
+    const awaitingBatch = first?.kind === HubEvents.Changed && first.item.batch
       && Math.max(...this._held.keys()) <= first.item.batch.to;
     if (awaitingBatch && this._fillTarget <= this._seq) {
       return; // the rest of the batch is on its way: not a gap (a later event that is not part of it shows one)
@@ -593,7 +593,7 @@ export class CollabRoom extends Emitter {
     let retry = false;
     try {
       for (;;) {
-        const page = await client._invoke(gen, "Sync", { roomId: this.#id, sinceSeq: this._seq });
+        const page = await client._invoke(gen, HubMethods.Sync, { roomId: this.#id, sinceSeq: this._seq });
         if (gen !== client._gen || this._released) {
           return;
         }
@@ -649,7 +649,7 @@ export class CollabRoom extends Emitter {
     const request = this._hasState ? { roomId: this.#id, sinceSeq: this._seq } : { roomId: this.#id };
     let ok = false;
     try {
-      let page = await client._invoke(gen, "Join", request);
+      let page = await client._invoke(gen, HubMethods.Join, request);
       if (gen !== client._gen || this._released) {
         return false;
       }
@@ -660,7 +660,7 @@ export class CollabRoom extends Emitter {
         this._role = page.role;
       }
       while (page.hasMore) {
-        page = await client._invoke(gen, "Sync", { roomId: this.#id, sinceSeq: this._seq });
+        page = await client._invoke(gen, HubMethods.Sync, { roomId: this.#id, sinceSeq: this._seq });
         if (gen !== client._gen || this._released) {
           return false;
         }
