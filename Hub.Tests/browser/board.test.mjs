@@ -21,6 +21,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startNetSwitch } from "./net-switch.mjs";
+import { Failure, assert, eventually } from "./checks.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..", "..");
@@ -107,29 +108,6 @@ function checkCsp(response) {
 
 // --- helpers ------------------------------------------------------------------------------------------------
 
-class Failure extends Error {}
-
-function assert(condition, message) {
-  if (!condition) {
-    throw new Failure(message);
-  }
-}
-
-/** Polls `probe` until `accept(value)`; fails with the last value seen. */
-async function eventually(description, probe, accept = Boolean, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await probe();
-    if (accept(last)) {
-      return last;
-    }
-    if (Date.now() > deadline) {
-      throw new Failure(`timed out after ${timeoutMs} ms waiting for ${description}; last seen: ${JSON.stringify(last)}`);
-    }
-    await new Promise(resolve => setTimeout(resolve, 100));
-  }
-}
 
 /** The notes a page shows: [{ id, text, color, x, y }] by id. */
 function notesOf(page) {

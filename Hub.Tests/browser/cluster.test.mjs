@@ -11,6 +11,7 @@
 // The last line printed is a JSON summary: {"ok":true,...} or {"ok":false,"error":...}. Exit code 0 only when ok.
 
 import { chromium } from "playwright-core";
+import { Failure, assert, eventually } from "./checks.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -26,28 +27,6 @@ const LOADS = Number(loadsArg);
 const started = Date.now();
 const log = text => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${text}`);
 
-class Failure extends Error {}
-
-function assert(condition, message) {
-  if (!condition) {
-    throw new Failure(message);
-  }
-}
-
-async function eventually(description, probe, accept = Boolean, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await probe();
-    if (accept(last)) {
-      return last;
-    }
-    if (Date.now() > deadline) {
-      throw new Failure(`timed out after ${timeoutMs} ms waiting for ${description}; last seen: ${JSON.stringify(last)}`);
-    }
-    await new Promise(resolve => setTimeout(resolve, 100));
-  }
-}
 
 const statusOf = page => page.$eval("#status", el => ({ connection: el.dataset.connection, text: el.textContent.trim() }));
 const noteTexts = page => page.$$eval(".note textarea", els => els.map(el => el.value));

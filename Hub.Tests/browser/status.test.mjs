@@ -15,6 +15,7 @@ import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { assert, eventually as poll } from "./checks.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..", "..");
@@ -35,28 +36,8 @@ const INSTANCES = Number(positional[2]);
 const OUT = path.resolve(positional[3] ?? path.join(REPO, "TestResults", "browser"));
 fs.mkdirSync(OUT, { recursive: true });
 
-class Failure extends Error {}
-
-function assert(condition, message) {
-  if (!condition) {
-    throw new Failure(message);
-  }
-}
-
-async function eventually(description, probe, accept = Boolean, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await probe();
-    if (accept(last)) {
-      return last;
-    }
-    if (Date.now() > deadline) {
-      throw new Failure(`timed out after ${timeoutMs} ms waiting for ${description}; last seen: ${JSON.stringify(last)}`);
-    }
-    await new Promise(resolve => setTimeout(resolve, 200));
-  }
-}
+// The page draws a sample every 2 s: poll less often, and wait longer, than the board's tests.
+const eventually = (description, probe, accept = Boolean) => poll(description, probe, accept, 20000, 200);
 
 const problems = [];
 let browser;
