@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using CollabHub.Client;
 using CollabHub.Protocol;
 using CollabHub.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace CollabHub.Tests.Convergence;
 
@@ -49,6 +50,30 @@ internal sealed record ReplicaSnapshot(
     string Notes);
 
 internal sealed record ClientStatus(string State, int Pending, long Seq, IReadOnlyList<string> Unanswered);
+
+/// <summary>What the convergence tests do with their clients as a whole when a run ends.</summary>
+internal static class ConvergenceClientSet
+{
+    /// <summary>The stderr of every JS client, for a failure's report.</summary>
+    public static string JsStdErr(IEnumerable<IConvergenceClient> clients) =>
+        string.Join("\n", clients.OfType<JsConvergenceClient>().Select(c => $"--- {c.Name} stderr ---\n{c.StdErr}"));
+
+    /// <summary>Disposes every client, each within 15 s; one that fails or hangs is reported and does not stop the others.</summary>
+    public static async Task DisposeAllAsync(IEnumerable<IConvergenceClient> clients, ITestOutputHelper output)
+    {
+        foreach (var client in clients)
+        {
+            try
+            {
+                await client.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(15));
+            }
+            catch (Exception ex)
+            {
+                output.WriteLine($"disposing {client.Name}: {ex.Message}");
+            }
+        }
+    }
+}
 
 /// <summary>One SDK client in the convergence test: a .NET <see cref="CollabClient"/> or a JS SDK client in a node process.</summary>
 internal interface IConvergenceClient : IAsyncDisposable

@@ -250,21 +250,11 @@ public sealed partial class ConvergenceTests(ITestOutputHelper output)
         catch (Exception ex) when (ex is not Xunit.Sdk.XunitException)
         {
             WriteReportFile(report, backplaneProvider);
-            Assert.Fail($"The convergence test broke (seed {seed}): {ex}\n\n{report}\n{cluster?.ServerOutput()}\n{string.Join("\n", clients.OfType<JsConvergenceClient>().Select(c => $"--- {c.Name} stderr ---\n{c.StdErr}"))}");
+            Assert.Fail($"The convergence test broke (seed {seed}): {ex}\n\n{report}\n{cluster?.ServerOutput()}\n{ConvergenceClientSet.JsStdErr(clients)}");
         }
         finally
         {
-            foreach (var client in clients)
-            {
-                try
-                {
-                    await client.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(15));
-                }
-                catch (Exception ex)
-                {
-                    output.WriteLine($"disposing {client.Name}: {ex.Message}");
-                }
-            }
+            await ConvergenceClientSet.DisposeAllAsync(clients, output);
             if (cluster is not null)
             {
                 await cluster.DisposeAsync();

@@ -119,21 +119,11 @@ public sealed partial class ConvergenceTests
         catch (Exception ex) when (ex is not Xunit.Sdk.XunitException)
         {
             Assert.Fail($"The rolling-restart test broke: {ex}\n{report}\n{Output(servers)}\n{nginx?.Diagnostics}\n"
-                + string.Join("\n", clients.OfType<JsConvergenceClient>().Select(c => $"--- {c.Name} stderr ---\n{c.StdErr}")));
+                + ConvergenceClientSet.JsStdErr(clients));
         }
         finally
         {
-            foreach (var client in clients)
-            {
-                try
-                {
-                    await client.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(15));
-                }
-                catch (Exception ex)
-                {
-                    output.WriteLine($"disposing {client.Name}: {ex.Message}");
-                }
-            }
+            await ConvergenceClientSet.DisposeAllAsync(clients, output);
             if (nginx is not null)
             {
                 await nginx.DisposeAsync();
