@@ -18,7 +18,8 @@
 
 import { ErrorCodes, HubEvents, HubMethods, TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
 import { CollabHubError, parseHubError, isServerError, hubError } from "./errors.js";
-import { Emitter, newMutationId, backoff, positiveInteger, nonNegativeNumber, defaultStorage, checkJson, checkRoomId, keysOf, checkFrame, supersededResult, handled } from "./internal.js";
+import { Emitter, newMutationId, backoff, positiveInteger, nonNegativeNumber, defaultStorage, checkJson, checkRoomId, checkFrame, handled } from "./internal.js";
+import { keysOf, supersededResult, writeRequest, storedQueue, restoredWrites } from "./write-queue.js";
 import { CollabRoom } from "./room.js";
 
 export { CollabHubError, parseHubError, errorCode, isServerError } from "./errors.js";
@@ -598,7 +599,7 @@ export class CollabClient extends Emitter {
     }
     const item = { ...request, roomId: room.roomId, mutationId: request.mutationId ?? newMutationId() };
     try {
-      checkFrame(this, item.op, this._request(item));
+      checkFrame(this, item.op, writeRequest(item));
     } catch (error) {
       return handled(Promise.reject(error));
     }
@@ -625,29 +626,6 @@ export class CollabClient extends Emitter {
     this._persist();
     this._emit("pending", this._queue.length);
     this._pump();
-  }
-
-  _request(item) {
-    switch (item.op) {
-      case HubMethods.Set: {
-        const r = { roomId: item.roomId, key: item.key, value: item.value, mutationId: item.mutationId };
-        if (item.expectedVersion !== undefined) {
-          r.expectedVersion = item.expectedVersion;
-        }
-        return r;
-      }
-      case HubMethods.Delete: {
-        const r = { roomId: item.roomId, key: item.key, mutationId: item.mutationId };
-        if (item.expectedVersion !== undefined) {
-          r.expectedVersion = item.expectedVersion;
-        }
-        return r;
-      }
-      case HubMethods.Batch:
-        return { roomId: item.roomId, ops: item.ops, mutationId: item.mutationId };
-      default:
-        return { roomId: item.roomId, body: item.body, mutationId: item.mutationId };
-    }
   }
 
   /**
@@ -744,7 +722,7 @@ export class CollabClient extends Emitter {
     item.sent = true;
     item.gen = gen;
     this._inFlight++;
-    this._conn.invoke(item.op, this._request(item)).then(
+    this._conn.invoke(item.op, writeRequest(item)).then(
       result => this._settle(item, result, null),
       error => {
         if (item.settled || item.sendId !== sendId || item.state !== "inflight") {
@@ -884,24 +862,7 @@ export class CollabClient extends Emitter {
         this._storage.removeItem(this._storageKey);
         return;
       }
-      const writes = this._queue.map(item => {
-        const w = { mutationId: item.mutationId, roomId: item.roomId, op: item.op };
-        if (item.op === HubMethods.Post) {
-          w.body = item.body;
-        } else if (item.op === HubMethods.Batch) {
-          w.ops = item.ops;
-        } else {
-          w.key = item.key;
-          if (item.op === HubMethods.Set) {
-            w.value = item.value;
-          }
-          if (item.expectedVersion !== undefined) {
-            w.expectedVersion = item.expectedVersion;
-          }
-        }
-        return w;
-      });
-      this._storage.setItem(this._storageKey, JSON.stringify({ v: 1, writes }));
+      this._storage.setItem(this._storageKey, storedQueue(this._queue));
     } catch (error) {
       // Quota exceeded or storage disabled: the queue still lives in memory.
       this._emit("error", new CollabHubError("storage_failed", `CollabClient: could not store the write queue (${error?.message ?? error})`, { cause: error }));
@@ -912,40 +873,16 @@ export class CollabClient extends Emitter {
     if (!this._storage) {
       return;
     }
-    let saved;
+    let text;
     try {
-      const text = this._storage.getItem(this._storageKey);
-      saved = text ? JSON.parse(text) : null;
+      text = this._storage.getItem(this._storageKey);
     } catch {
-      saved = null;
-    }
-    if (!saved || saved.v !== 1 || !Array.isArray(saved.writes)) {
       return;
     }
-    for (const w of saved.writes) {
-      if (!w || typeof w.mutationId !== "string" || typeof w.roomId !== "string" || ![HubMethods.Set, HubMethods.Delete, HubMethods.Post, HubMethods.Batch].includes(w.op)
-        || (w.op === HubMethods.Batch && !Array.isArray(w.ops))) {
-        continue;
-      }
-      let room = this._rooms.get(w.roomId);
-      if (!room) {
+    for (const item of restoredWrites(text)) {
+      if (!this._rooms.has(item.roomId)) {
         // Kept joined (not visible in client.rooms) until its writes are answered, or the app joins it.
-        room = new CollabRoom(this, w.roomId);
-        this._rooms.set(w.roomId, room);
-      }
-      const item = { op: w.op, roomId: w.roomId, mutationId: w.mutationId, restored: true };
-      if (w.op === HubMethods.Post) {
-        item.body = w.body;
-      } else if (w.op === HubMethods.Batch) {
-        item.ops = w.ops;
-      } else {
-        item.key = w.key;
-        if (w.op === HubMethods.Set) {
-          item.value = w.value;
-        }
-        if (w.expectedVersion !== undefined) {
-          item.expectedVersion = w.expectedVersion;
-        }
+        this._rooms.set(item.roomId, new CollabRoom(this, item.roomId));
       }
       this._enqueue(item);
     }

@@ -1,7 +1,7 @@
 // Helpers shared by the modules of the CollabHub JS SDK (not part of its public API): events, argument checks,
 // backoff, sizes. Part of collab-client.js.
 
-import { HubMethods, ROOM_ID_PATTERN as ROOM_ID } from "./protocol.js";
+import { ROOM_ID_PATTERN as ROOM_ID } from "./protocol.js";
 import { argumentError } from "./errors.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -240,11 +240,6 @@ export function checkOps(ops) {
   });
 }
 
-/** The keys a queued write changes: one for a Set or Delete, one per operation for a Batch, none for a Post. */
-export function keysOf(item) {
-  return item.op === HubMethods.Batch ? item.ops.map(o => o.key) : item.op === HubMethods.Post ? [] : [item.key];
-}
-
 export const encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
 
 /** The UTF-8 size of a string (exact when TextEncoder exists; an upper bound otherwise). */
@@ -270,11 +265,6 @@ export function checkFrame(client, method, request) {
     throw argumentError("too_large",
       `the ${method} message would be about ${bytes} bytes, more than maxMessageBytes (${limit}); the server would close the connection`);
   }
-}
-
-/** The answer of a write that gave way to a later write of the same key by this client (see _supersede). */
-export function supersededResult(later) {
-  return { applied: false, duplicate: false, conflict: false, superseded: true, seq: later.seq, entry: later.entry ?? null };
 }
 
 /** A promise that the platform does not report as unhandled when it rejects; awaiting it still throws. */
