@@ -104,9 +104,9 @@ internal sealed partial class SqlRoomStore(
         {
             await sql.SetRoomSeqAsync(roomId, batch.RoomSeqs[roomId], cancellationToken);
         }
-        foreach (var (roomId, live) in batch.MovedLiveKeys)
+        foreach (var roomId in batch.LiveKeysMoved)
         {
-            await sql.SetLiveKeysAsync(roomId, live, cancellationToken);
+            await sql.SetLiveKeysAsync(roomId, batch.LiveKeys[roomId], cancellationToken);
         }
         try
         {
@@ -270,10 +270,10 @@ internal sealed partial class SqlRoomStore(
         }
 
         /// <summary>Live keys per room, read once per batch and kept up to date as the batch writes.</summary>
-        private Dictionary<string, long> LiveKeys { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, long> LiveKeys { get; } = new(StringComparer.Ordinal);
 
-        /// <summary>The rooms whose live keys this batch changed, and their new counts, to be written back.</summary>
-        public Dictionary<string, long> MovedLiveKeys { get; } = new(StringComparer.Ordinal);
+        /// <summary>The rooms whose live keys this batch changed, so only their counts are written back.</summary>
+        public HashSet<string> LiveKeysMoved { get; } = new(StringComparer.Ordinal);
 
         public async ValueTask<long> LiveKeysAsync(WriteTransaction sql, string roomId, CancellationToken cancellationToken)
         {
@@ -284,8 +284,11 @@ internal sealed partial class SqlRoomStore(
             return count;
         }
 
-        public async ValueTask AdjustLiveKeysAsync(WriteTransaction sql, string roomId, int delta, CancellationToken cancellationToken) =>
-            LiveKeys[roomId] = MovedLiveKeys[roomId] = await LiveKeysAsync(sql, roomId, cancellationToken) + delta;
+        public async ValueTask AdjustLiveKeysAsync(WriteTransaction sql, string roomId, int delta, CancellationToken cancellationToken)
+        {
+            LiveKeys[roomId] = await LiveKeysAsync(sql, roomId, cancellationToken) + delta;
+            LiveKeysMoved.Add(roomId);
+        }
 
         public async ValueTask<MutationRow?> FindMutationAsync(WriteTransaction sql, string userId, string mutationId, CancellationToken cancellationToken)
         {

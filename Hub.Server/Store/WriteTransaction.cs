@@ -89,7 +89,7 @@ internal sealed class WriteTransaction : IAsyncDisposable
     public async Task<long> FindLiveKeysAsync(string roomId, CancellationToken cancellationToken)
     {
         Bind(_findLiveKeys, roomId);
-        return await _findLiveKeys.ExecuteScalarAsync(cancellationToken) is { } live and not DBNull ? Convert.ToInt64(live) : 0;
+        return await _findLiveKeys.ExecuteScalarAsync(cancellationToken) is { } live ? Convert.ToInt64(live) : 0;
     }
 
     public Task SetLiveKeysAsync(string roomId, long live, CancellationToken cancellationToken)

@@ -104,7 +104,7 @@ internal sealed class StoreHarness : IAsyncDisposable
     public static async Task<StoreHarness[]> CreateManyAsync(StoreDatabase database, int count, Action<CollabHubOptions>? configure = null)
     {
         var instances = Enumerable.Range(0, count).Select(i => new StoreHarness(database, ownsDatabase: i == 0, configure)).ToArray();
-        var migrations = instances.Select(i => i._services.GetRequiredService<SchemaMigrator>().MigrateAsync(CancellationToken.None)).ToArray();
+        var migrations = instances.Select(i => i.MigrateAsync()).ToArray();
         try
         {
             await Task.WhenAll(migrations).WaitAsync(TimeSpan.FromSeconds(60));
@@ -125,7 +125,7 @@ internal sealed class StoreHarness : IAsyncDisposable
     {
         try
         {
-            await harness._services.GetRequiredService<SchemaMigrator>().MigrateAsync(CancellationToken.None);
+            await harness.MigrateAsync();
             return harness;
         }
         catch
