@@ -42,18 +42,30 @@ public abstract class AddressingSpecification : IAsyncLifetime
         return (sender, ada, bob, eve);
     }
 
+    /// <summary>
+    /// Sends a fence through the all channel and through each connection's own channel, and waits for both
+    /// everywhere. A backplane keeps order within a channel, not across channels (Redis delivers each
+    /// subscription's messages through its own queue), so one fence on one channel proves nothing about another.
+    /// </summary>
     private static async Task FenceAsync(TestConnection sender, params TestConnection[] all)
     {
         var fence = $"fence-{Guid.NewGuid():N}";
         await sender.InvokeAsync(nameof(AddressingHub.ToAll), fence);
+        await sender.InvokeAsync(nameof(AddressingHub.ToClients), all.Select(c => c.Id).Distinct().ToArray(), fence + "-direct");
         foreach (var connection in all)
         {
             await connection.WaitForAsync(fence);
+            await connection.WaitForAsync(fence + "-direct");
         }
     }
 
-    private static void AssertGot(string text, TestConnection[] expected, TestConnection[] notExpected)
+    /// <summary>Waits for <paramref name="text"/> at each expected connection (it may come on another channel than the fences), then checks it came once and nowhere else.</summary>
+    private static async Task AssertGotAsync(string text, TestConnection[] expected, TestConnection[] notExpected)
     {
+        foreach (var connection in expected)
+        {
+            await connection.WaitForAsync(text);
+        }
         Assert.All(expected, c => Assert.Single(c.Received, text));
         Assert.All(notExpected, c => Assert.DoesNotContain(text, c.Received));
     }
@@ -67,8 +79,8 @@ public abstract class AddressingSpecification : IAsyncLifetime
         await sender.InvokeAsync(nameof(AddressingHub.ToAllExcept), new[] { bob.Id, eve.Id }, "except");
         await FenceAsync(sender, sender, ada, bob, eve);
 
-        AssertGot("all", [sender, ada, bob, eve], []);
-        AssertGot("except", [sender, ada], [bob, eve]);
+        await AssertGotAsync("all", [sender, ada, bob, eve], []);
+        await AssertGotAsync("except", [sender, ada], [bob, eve]);
     }
 
     [Fact]
@@ -80,8 +92,8 @@ public abstract class AddressingSpecification : IAsyncLifetime
         await sender.InvokeAsync(nameof(AddressingHub.ToClients), new[] { bob.Id, eve.Id }, "some");
         await FenceAsync(sender, sender, ada, bob, eve);
 
-        AssertGot("one", [ada], [sender, bob, eve]);
-        AssertGot("some", [bob, eve], [sender, ada]);
+        await AssertGotAsync("one", [ada], [sender, bob, eve]);
+        await AssertGotAsync("some", [bob, eve], [sender, ada]);
     }
 
     [Fact]
@@ -101,10 +113,10 @@ public abstract class AddressingSpecification : IAsyncLifetime
         await sender.InvokeAsync(nameof(AddressingHub.ToOthersInGroup), red, "others");
         await FenceAsync(sender, sender, ada, bob, eve);
 
-        AssertGot("red", [sender, ada, eve], [bob]);
-        AssertGot("both", [sender, ada, bob, eve], []);
-        AssertGot("red-but-ada", [sender, eve], [ada, bob]);
-        AssertGot("others", [ada, eve], [sender, bob]);
+        await AssertGotAsync("red", [sender, ada, eve], [bob]);
+        await AssertGotAsync("both", [sender, ada, bob, eve], []);
+        await AssertGotAsync("red-but-ada", [sender, eve], [ada, bob]);
+        await AssertGotAsync("others", [ada, eve], [sender, bob]);
     }
 
     [Fact]
@@ -118,8 +130,8 @@ public abstract class AddressingSpecification : IAsyncLifetime
         await sender.InvokeAsync(nameof(AddressingHub.ToUsers), new[] { "bob", "eve" }, "to-users");
         await FenceAsync(sender, sender, ada, bob, eve, adaOnFirst);
 
-        AssertGot("to-ada", [ada, adaOnFirst], [sender, bob, eve]);
-        AssertGot("to-users", [bob, eve], [sender, ada, adaOnFirst]);
+        await AssertGotAsync("to-ada", [ada, adaOnFirst], [sender, bob, eve]);
+        await AssertGotAsync("to-users", [bob, eve], [sender, ada, adaOnFirst]);
     }
 
     [Fact]
@@ -135,8 +147,8 @@ public abstract class AddressingSpecification : IAsyncLifetime
         await sender.InvokeAsync(nameof(AddressingHub.ToGroup), group, "out");
         await FenceAsync(sender, sender, ada, bob, eve);
 
-        AssertGot("in", [ada], [sender, bob, eve]);
-        AssertGot("out", [], [sender, ada, bob, eve]);
+        await AssertGotAsync("in", [ada], [sender, bob, eve]);
+        await AssertGotAsync("out", [], [sender, ada, bob, eve]);
     }
 
     [Fact]
@@ -152,9 +164,9 @@ public abstract class AddressingSpecification : IAsyncLifetime
         await _first.Context.Clients.Client(eve.Id).SendAsync("Got", "ctx-client");
         await FenceAsync(sender, sender, ada, bob, eve);
 
-        AssertGot("ctx-all", [sender, ada, bob, eve], []);
-        AssertGot("ctx-group", [bob], [sender, ada, eve]);
-        AssertGot("ctx-user", [ada], [sender, bob, eve]);
-        AssertGot("ctx-client", [eve], [sender, ada, bob]);
+        await AssertGotAsync("ctx-all", [sender, ada, bob, eve], []);
+        await AssertGotAsync("ctx-group", [bob], [sender, ada, eve]);
+        await AssertGotAsync("ctx-user", [ada], [sender, bob, eve]);
+        await AssertGotAsync("ctx-client", [eve], [sender, ada, bob]);
     }
 }
