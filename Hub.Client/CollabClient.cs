@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using CollabHub.Client.Internal;
 using CollabHub.Protocol;
 using Microsoft.Extensions.Logging;
@@ -44,7 +43,7 @@ namespace CollabHub.Client;
 /// var result = await room.SetAsync("title", "Planning");
 /// </code>
 /// </example>
-public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
+public sealed class CollabClient : IAsyncDisposable, ISessionListener
 {
     /// <summary>
     /// The largest single message the client accepts (8 MiB): the size of SignalR's transport and application buffers,
@@ -52,42 +51,11 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     /// </summary>
     public const int DefaultMaxReceiveBytes = 8 * 1024 * 1024;
 
-    /// <summary>A connection that ends sooner than this after its start does not reset the backoff (no reconnect storm against a failing server).</summary>
-    private static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(5);
-
-    private readonly CollabClientOptions _options;
-    private readonly ILogger _logger;
+    // The three parts, each with its own state and lock; this class wires them and is the public face.
     private readonly Notifier _notifier;
-    private readonly Backoff _backoff;
-    private readonly QueueFile? _file;
-
-    // Client state: rooms, the current session, the run. Lock order: _gate, then _queueGate, then a room's lock.
-    private readonly object _gate = new();
-    private readonly Dictionary<string, CollabRoom> _rooms = new(StringComparer.Ordinal);
-    private volatile Session? _session;
-    private CollabClientState _state = CollabClientState.Disconnected;
-    private CancellationTokenSource? _stop;
-    private Task? _run;
-    private TaskCompletionSource? _connected;
-    private TaskCompletionSource? _runEnded;
-    private long _epoch;
-    private bool _disposed;
-
-    // The write queue.
-    private readonly object _queueGate = new();
-    private readonly LinkedList<QueuedWrite> _queue = new();
-    private readonly Dictionary<CollabRoom, int> _queuedPerRoom = [];
-    private long _nextWriteId;
-    private bool _pumping;
-    private bool _pumpAgain;
-    private long _retryPumpAt = long.MaxValue;
-
-    // Saving the queue file: coalesced, one save at a time.
-    private readonly object _saveGate = new();
-    private readonly object _fileGate = new();
-    private bool _saveDirty;
-    private bool _saveRunning;
-    private bool _fileClosed;
+    private readonly ConnectionLoop _loop;
+    private readonly WriteQueue _queue;
+    private readonly RoomRegistry _rooms;
 
     /// <summary>
     /// Creates a client. Nothing connects until <see cref="StartAsync"/>; with
@@ -109,36 +77,17 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
         {
             throw new ArgumentException(ex.Message, nameof(options));
         }
-        _options = options;
-        _logger = options.LoggerFactory?.CreateLogger<CollabClient>() ?? NullLogger<CollabClient>.Instance;
-        _notifier = new Notifier(_logger);
-        _backoff = new Backoff(options.ReconnectMinDelay, options.ReconnectMaxDelay);
-        if (options.OfflineQueuePath is { } path)
-        {
-            _file = new QueueFile(path);
-            try
-            {
-                LoadQueue(_file.Load());
-            }
-            catch
-            {
-                _file.Dispose();
-                throw;
-            }
-        }
+        var logger = options.LoggerFactory?.CreateLogger<CollabClient>() ?? NullLogger<CollabClient>.Instance;
+        _notifier = new Notifier(logger);
+        var backoff = new Backoff(options.ReconnectMinDelay, options.ReconnectMaxDelay);
+        _loop = new ConnectionLoop(options, logger, _notifier, backoff, this);
+        _queue = new WriteQueue(options, logger, _notifier, backoff, _loop, WriteRemoved);
+        _rooms = new RoomRegistry(options, logger, _notifier, backoff, _loop, _queue);
+        _queue.Load(_rooms.OpenForLoadedWrites);
     }
 
     /// <summary>Where the connection stands now.</summary>
-    public CollabClientState State
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _state;
-            }
-        }
-    }
+    public CollabClientState State => _loop.State;
 
     /// <summary>Whether the client is connected now (<see cref="State"/> is <see cref="CollabClientState.Connected"/>).</summary>
     public bool IsConnected => State == CollabClientState.Connected;
@@ -148,85 +97,79 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     /// again, with <see cref="CollabStateChange.Error"/> the attempt's error), so an app can show why it is offline
     /// while the client retries. Raised one at a time, in order, like the rooms' events.
     /// </summary>
-    public event Action<CollabStateChange>? StateChanged;
+    public event Action<CollabStateChange>? StateChanged
+    {
+        add => _loop.StateChanged += value;
+        remove => _loop.StateChanged -= value;
+    }
 
     /// <summary>
     /// A write ended: answered, or failed for good (including writes loaded from the offline queue file, which have no
     /// task). As the JS SDK's <c>settled</c> event.
     /// </summary>
-    public event Action<SettledWrite>? Settled;
+    public event Action<SettledWrite>? Settled
+    {
+        add => _queue.Settled += value;
+        remove => _queue.Settled -= value;
+    }
 
     /// <summary>
     /// A problem of the client itself, not of one write: the offline queue file could not be saved. As the JS SDK's
     /// client <c>error</c> event (<c>storage_failed</c>).
     /// </summary>
-    public event Action<Exception>? Error;
+    public event Action<Exception>? Error
+    {
+        add => _queue.Error += value;
+        remove => _queue.Error -= value;
+    }
 
     /// <summary>How many writes have no answer yet, queued or in flight.</summary>
-    public int PendingWrites
-    {
-        get
-        {
-            lock (_queueGate)
-            {
-                return _queue.Count;
-            }
-        }
-    }
+    public int PendingWrites => _queue.Count;
 
     /// <summary><see cref="PendingWrites"/> changed; the argument is the new count.</summary>
-    public event Action<int>? PendingWritesChanged;
+    public event Action<int>? PendingWritesChanged
+    {
+        add => _queue.PendingWritesChanged += value;
+        remove => _queue.PendingWritesChanged -= value;
+    }
 
     /// <summary>An entry of an open room's view changed: <c>(room, change)</c>, right after the room's own <see cref="CollabRoom.Changed"/>.</summary>
-    public event Action<CollabRoom, EntryChange>? Changed;
+    public event Action<CollabRoom, EntryChange>? Changed
+    {
+        add => _rooms.Changed += value;
+        remove => _rooms.Changed -= value;
+    }
 
     /// <summary>A message reached an open room's replica: <c>(room, message)</c>, right after <see cref="CollabRoom.Posted"/>.</summary>
-    public event Action<CollabRoom, Message>? Posted;
+    public event Action<CollabRoom, Message>? Posted
+    {
+        add => _rooms.Posted += value;
+        remove => _rooms.Posted -= value;
+    }
 
     /// <summary>An open room's members changed: <c>(room, presence)</c>, right after <see cref="CollabRoom.PresenceChanged"/>.</summary>
-    public event Action<CollabRoom, IReadOnlyList<PresenceEntry>>? PresenceChanged;
+    public event Action<CollabRoom, IReadOnlyList<PresenceEntry>>? PresenceChanged
+    {
+        add => _rooms.PresenceChanged += value;
+        remove => _rooms.PresenceChanged -= value;
+    }
 
     /// <summary>Another connection in an open room sent a signal: <c>(room, signal)</c>, right after <see cref="CollabRoom.Signaled"/>.</summary>
-    public event Action<CollabRoom, SignalEvent>? Signaled;
+    public event Action<CollabRoom, SignalEvent>? Signaled
+    {
+        add => _rooms.Signaled += value;
+        remove => _rooms.Signaled -= value;
+    }
 
     /// <summary>The open rooms.</summary>
-    public IReadOnlyCollection<CollabRoom> Rooms
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return [.. _rooms.Values];
-            }
-        }
-    }
+    public IReadOnlyCollection<CollabRoom> Rooms => _rooms.All;
 
     /// <summary>
     /// Starts connecting, in the background, and returns at once; the client keeps trying (see <see cref="State"/>).
     /// Does nothing when it is already started.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The client was disposed.</exception>
-    public void Start()
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_run is not null)
-            {
-                return;
-            }
-            _stop?.Dispose();
-            _stop = new CancellationTokenSource();
-            _connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _runEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            SetState(CollabClientState.Connecting, null);
-            var stop = _stop.Token;
-            var connected = _connected;
-            var ended = _runEnded;
-            _run = Task.Run(() => RunAsync(stop, connected, ended));
-        }
-        _notifier.Drain();
-    }
+    public void Start() => _loop.Start();
 
     /// <summary>
     /// Starts connecting (see <see cref="Start"/>) and waits until the client is connected, through failed attempts,
@@ -239,12 +182,7 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         Start();
-        Task connected;
-        lock (_gate)
-        {
-            connected = _connected!.Task;
-        }
-        await connected.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _loop.Connected!.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -255,26 +193,8 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     /// <param name="cancellationToken">Unused; the stop does not wait for the server.</param>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        Task? run;
-        lock (_gate)
-        {
-            run = _run;
-            _stop?.Cancel();
-        }
-        if (run is not null)
-        {
-            await run.ConfigureAwait(false);
-            lock (_gate)
-            {
-                if (ReferenceEquals(_run, run))
-                {
-                    _run = null;
-                    _stop?.Dispose();
-                    _stop = null;
-                }
-            }
-        }
-        SaveQueueNow();
+        await _loop.StopAsync().ConfigureAwait(false);
+        _queue.SaveNow();
     }
 
     /// <summary>
@@ -292,25 +212,7 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
         {
             throw new CollabHubException(ErrorCodes.InvalidRoom, $"{ErrorCodes.InvalidRoom}: roomId must match {Identifiers.RoomIdPattern}");
         }
-        CollabRoom room;
-        Session? session;
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_rooms.TryGetValue(roomId, out var open))
-            {
-                open.CancelLeave();
-                return open;
-            }
-            room = new CollabRoom(this, roomId);
-            _rooms[roomId] = room;
-            session = _session;
-        }
-        if (session is { IsClosed: false })
-        {
-            room.Attach(session);
-        }
-        return room;
+        return _rooms.Open(roomId);
     }
 
     /// <summary>
@@ -328,15 +230,8 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     public async Task<CollabRoom> JoinAsync(string roomId, CancellationToken cancellationToken = default)
     {
         var room = OpenRoom(roomId);
-        Task ended;
-        lock (_gate)
-        {
-            if (_run is null || _runEnded is null)
-            {
-                throw new InvalidOperationException("The client is not started: call StartAsync first, or use OpenRoom, which joins when the client connects.");
-            }
-            ended = _runEnded.Task;
-        }
+        var ended = _loop.RunEnded
+            ?? throw new InvalidOperationException("The client is not started: call StartAsync first, or use OpenRoom, which joins when the client connects.");
         var first = await Task.WhenAny(room.Synced, ended).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (first == room.Synced || room.Synced.IsCompleted)
         {
@@ -351,29 +246,11 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     /// optimistic value) and clears the offline queue file; as the JS SDK's <c>discardPending()</c>. A write already
     /// sent may still be applied by the server.
     /// </summary>
-    public void DiscardPending()
-    {
-        List<QueuedWrite> all;
-        lock (_queueGate)
-        {
-            all = [.. _queue];
-        }
-        var cancelled = new CollabHubException(ErrorCodes.Cancelled, $"{ErrorCodes.Cancelled}: the write was discarded (DiscardPending)");
-        foreach (var write in all)
-        {
-            Fail(write, cancelled);
-        }
-    }
+    public void DiscardPending() => _queue.DiscardAll();
 
     /// <summary>The open room with this id, or null.</summary>
     /// <param name="roomId">The room id.</param>
-    public CollabRoom? GetRoom(string roomId)
-    {
-        lock (_gate)
-        {
-            return _rooms.GetValueOrDefault(roomId);
-        }
-    }
+    public CollabRoom? GetRoom(string roomId) => _rooms.Get(roomId);
 
     /// <summary>Sets a key of an open room; see <see cref="CollabRoom.SetAsync(string, JsonElement, WriteOptions?, CancellationToken)"/>.</summary>
     /// <param name="roomId">An open room.</param>
@@ -435,7 +312,7 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     /// <exception cref="CollabHubException">The server refused it, e.g. <c>not_joined</c> while the room is being joined again.</exception>
     public Task<SyncResult> SyncAsync(string roomId, long sinceSeq, int? limit = null, CancellationToken cancellationToken = default)
     {
-        var session = _session;
+        var session = _loop.Session;
         if (session is null || session.IsClosed)
         {
             throw new InvalidOperationException("The client is not connected.");
@@ -450,37 +327,33 @@ public sealed partial class CollabClient : IAsyncDisposable, IRoomOwner
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        lock (_gate)
+        if (!_loop.TryMarkDisposed())
         {
-            if (_disposed)
-            {
-                return;
-            }
-            _disposed = true;
+            return;
         }
         await StopAsync().ConfigureAwait(false);
-        lock (_fileGate)
-        {
-            _fileClosed = true;
-            _file?.Dispose();
-        }
-        List<QueuedWrite> unanswered;
-        lock (_queueGate)
-        {
-            unanswered = [.. _queue];
-        }
         var disposed = new ObjectDisposedException(nameof(CollabClient), "The client was disposed before the write was answered; it may still be applied.");
-        foreach (var write in unanswered)
-        {
-            write.WriteDone?.TrySetException(disposed);
-            write.PostDone?.TrySetException(disposed);
-        }
-        foreach (var room in Rooms)
-        {
-            room.TryClose(disposed, out _);
-        }
+        _queue.Close(disposed);
+        _rooms.Close(disposed);
         _notifier.Drain();
     }
+
+    void ISessionListener.SessionOpening(CollabConnection connection, Session session) => _rooms.Route(connection, session);
+
+    void ISessionListener.SessionStarted(Session session)
+    {
+        _rooms.Attach(session);
+        _queue.Pump();
+    }
+
+    void ISessionListener.SessionEnded(Session session)
+    {
+        _rooms.Detach(session);
+        _queue.SessionEnded(session);
+    }
+
+    /// <summary>The queue let go of a write of <paramref name="room"/>: a room being left closes once its last write is answered.</summary>
+    private void WriteRemoved(CollabRoom room) => _rooms.FinishLeaveIfDone(room);
 
     private CollabRoom OpenRoomOrThrow(string roomId) =>
         GetRoom(roomId) ?? throw new CollabHubException(ErrorCodes.NotJoined, $"{ErrorCodes.NotJoined}: room {roomId} is not open in this client; call OpenRoom or JoinAsync first");

@@ -3,7 +3,7 @@ using CollabHub.Protocol;
 
 namespace CollabHub.Client.Internal;
 
-/// <summary>One write in a client's queue, from the app's call until its answer. Mutable fields are guarded by the client's queue lock.</summary>
+/// <summary>One write in a client's queue, from the app's call until its answer. Mutable fields are guarded by the <see cref="WriteQueue"/>'s lock.</summary>
 internal sealed class QueuedWrite
 {
     /// <summary>Given when the write is queued; orders the queue and names its pending value in the room's view.</summary>
@@ -61,6 +61,23 @@ internal sealed class QueuedWrite
 
     /// <summary>Not to be sent before this <see cref="Environment.TickCount64"/>.</summary>
     public long RetryAt { get; set; }
+
+    /// <summary>A write the offline queue file kept (<see cref="ToPersisted"/>), to be queued in <paramref name="room"/>.</summary>
+    public static QueuedWrite FromPersisted(PersistedWrite persisted, CollabRoom room)
+    {
+        var kind = persisted.Kind switch { "set" => WriteKind.Set, "delete" => WriteKind.Delete, "batch" => WriteKind.Batch, _ => WriteKind.Post };
+        JsonElement? value = persisted.Value is { } json && kind != WriteKind.Batch ? JsonDocument.Parse(json).RootElement.Clone() : null;
+        return new QueuedWrite
+        {
+            Kind = kind,
+            Room = room,
+            MutationId = persisted.MutationId,
+            Key = persisted.Key,
+            Value = value,
+            Ops = kind == WriteKind.Batch ? JsonSerializer.Deserialize<BatchOp[]>(persisted.Value!, CollabConnection.Json) : null,
+            ExpectedVersion = persisted.ExpectedVersion,
+        };
+    }
 
     public PersistedWrite ToPersisted() => new(
         MutationId,

@@ -19,10 +19,10 @@ internal sealed class Session(CollabConnection connection, long epoch) : IRoomCh
 
     public bool IsClosed => _closed.Task.IsCompleted;
 
-    /// <summary>The ordering gates (room + key, or room for posts) of the writes in flight; guarded by the client's queue lock.</summary>
+    /// <summary>The ordering gates (room + key, or room for posts) of the writes in flight; guarded by the <see cref="WriteQueue"/>'s lock.</summary>
     public HashSet<string> Gates { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>How many writes are in flight; guarded by the client's queue lock.</summary>
+    /// <summary>How many writes are in flight; guarded by the <see cref="WriteQueue"/>'s lock.</summary>
     public int InFlight { get; set; }
 
     /// <summary>Ends the session: the client's loop disposes the connection and reconnects.</summary>

@@ -1,13 +1,291 @@
 using System.Text;
 using System.Text.Json;
-using CollabHub.Client.Internal;
 using CollabHub.Protocol;
+using Microsoft.Extensions.Logging;
 
-namespace CollabHub.Client;
+namespace CollabHub.Client.Internal;
 
-// CollabClient: the write queue: ordered, bounded, pipelined, retried, answered once.
-public sealed partial class CollabClient
+/// <summary>
+/// The write side of a <see cref="CollabClient"/>: one queue of writes, each with its mutation id, sent in order on the
+/// current session, several at a time up to <see cref="CollabClientOptions.MaxInFlight"/> but never two with one
+/// ordering gate; sent again after a lost connection and, with backoff, after a temporary refusal; answered once.
+/// With <see cref="CollabClientOptions.OfflineQueuePath"/>, the queue is loaded from its file at the start and saved
+/// after every change (<see cref="QueueSaver"/>).
+/// </summary>
+internal sealed class WriteQueue
 {
+    private readonly CollabClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly Notifier _notifier;
+    private readonly Backoff _backoff;
+    private readonly ConnectionLoop _loop;
+    private readonly Action<CollabRoom> _writeRemoved;
+    private readonly QueueSaver? _saver;
+
+    // Guards the queue, the counts per room, the write ids, the pump's flags, and the queued writes' and sessions'
+    // in-flight marks (QueuedWrite.Node, InFlight, Refusals, RetryAt; Session.Gates, InFlight). A room's lock may be taken under it.
+    private readonly object _gate = new();
+    private readonly LinkedList<QueuedWrite> _queue = new();
+    private readonly Dictionary<CollabRoom, int> _queuedPerRoom = [];
+    private long _nextWriteId;
+    private bool _pumping;
+    private bool _pumpAgain;
+    private long _retryPumpAt = long.MaxValue;
+
+    /// <param name="options">The client's options: the queue's limits, and the offline queue file.</param>
+    /// <param name="logger">The client's logger.</param>
+    /// <param name="notifier">Raises the queue's events.</param>
+    /// <param name="backoff">The wait before a write refused for now is sent again.</param>
+    /// <param name="loop">The session writes are sent on.</param>
+    /// <param name="writeRemoved">Told, outside the queue's lock, that a write of the room left the queue (answered or failed).</param>
+    /// <exception cref="InvalidOperationException">Another client holds the offline queue file.</exception>
+    public WriteQueue(CollabClientOptions options, ILogger logger, Notifier notifier, Backoff backoff, ConnectionLoop loop, Action<CollabRoom> writeRemoved)
+    {
+        _options = options;
+        _logger = logger;
+        _notifier = notifier;
+        _backoff = backoff;
+        _loop = loop;
+        _writeRemoved = writeRemoved;
+        if (options.OfflineQueuePath is { } path)
+        {
+            _saver = new QueueSaver(new QueueFile(path), logger, notifier, Snapshot, error => Error?.Invoke(error));
+        }
+    }
+
+    /// <summary>Raised through the notifier; see <see cref="CollabClient.Settled"/>.</summary>
+    public event Action<SettledWrite>? Settled;
+
+    /// <summary>Raised through the notifier; see <see cref="CollabClient.Error"/>.</summary>
+    public event Action<Exception>? Error;
+
+    /// <summary>Raised through the notifier; see <see cref="CollabClient.PendingWritesChanged"/>.</summary>
+    public event Action<int>? PendingWritesChanged;
+
+    /// <summary>How many writes have no answer yet, queued or in flight.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Queues the writes the offline queue file holds, if there is one, in its order, in the rooms <paramref name="roomFor"/> gives.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not an offline queue this client can read; the file is closed.</exception>
+    public void Load(Func<string, CollabRoom> roomFor)
+    {
+        if (_saver is null)
+        {
+            return;
+        }
+        try
+        {
+            var writes = _saver.Load();
+            foreach (var persisted in writes)
+            {
+                Add(QueuedWrite.FromPersisted(persisted, roomFor(persisted.RoomId)), loading: true);
+            }
+            if (writes.Count > 0)
+            {
+                Log.QueueLoaded(_logger, writes.Count, _saver.Path);
+            }
+        }
+        catch
+        {
+            _saver.Close();
+            throw;
+        }
+    }
+
+    public Task<WriteResult> SetAsync(CollabRoom room, string key, JsonElement value, WriteOptions? options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return EnqueueAsync(room, WriteKind.Set, key, value, options, cancellationToken);
+    }
+
+    public Task<WriteResult> DeleteAsync(CollabRoom room, string key, WriteOptions? options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return EnqueueAsync(room, WriteKind.Delete, key, null, options, cancellationToken);
+    }
+
+    public Task<BatchResult> BatchAsync(CollabRoom room, IReadOnlyList<BatchOp> ops, string? mutationId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        var done = new TaskCompletionSource<BatchResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            if (ops.Count == 0)
+            {
+                throw new CollabHubException(ErrorCodes.InvalidArgument, $"{ErrorCodes.InvalidArgument}: a batch needs at least one operation");
+            }
+            var copies = new BatchOp[ops.Count];
+            for (var i = 0; i < ops.Count; i++)
+            {
+                var op = ops[i] ?? throw new ArgumentException("A batch operation is null.", nameof(ops));
+                if (op.Value.ValueKind != JsonValueKind.Undefined)
+                {
+                    CheckSize(op.Value);
+                }
+                copies[i] = op with { Value = op.Value.ValueKind == JsonValueKind.Undefined ? default : op.Value.Clone() };
+            }
+            Add(new QueuedWrite
+            {
+                Kind = WriteKind.Batch,
+                Room = room,
+                MutationId = mutationId ?? NewMutationId(),
+                Ops = copies,
+                BatchDone = done,
+            });
+        }
+        catch (CollabHubException refused)
+        {
+            return Task.FromException<BatchResult>(refused);
+        }
+        return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
+    }
+
+    public Task<PostResult> PostAsync(CollabRoom room, JsonElement body, string? mutationId, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource<PostResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            CheckSize(body);
+            Add(new QueuedWrite
+            {
+                Kind = WriteKind.Post,
+                Room = room,
+                MutationId = mutationId ?? NewMutationId(),
+                Value = body.Clone(),
+                PostDone = done,
+            });
+        }
+        catch (CollabHubException refused)
+        {
+            return Task.FromException<PostResult>(refused);
+        }
+        return cancellationToken.CanBeCanceled ? done.Task.WaitAsync(cancellationToken) : done.Task;
+    }
+
+    /// <summary>Whether the room has writes in the queue.</summary>
+    public bool HasWrites(CollabRoom room)
+    {
+        lock (_gate)
+        {
+            return _queuedPerRoom.GetValueOrDefault(room) > 0;
+        }
+    }
+
+    /// <summary>Fails every queued write of <paramref name="room"/> with <paramref name="error"/>.</summary>
+    public void FailRoom(CollabRoom room, CollabHubException error)
+    {
+        List<QueuedWrite> failed;
+        lock (_gate)
+        {
+            failed = [.. _queue.Where(w => ReferenceEquals(w.Room, room))];
+        }
+        foreach (var write in failed)
+        {
+            Fail(write, error);
+        }
+    }
+
+    /// <summary>See <see cref="CollabClient.DiscardPending"/>.</summary>
+    public void DiscardAll()
+    {
+        List<QueuedWrite> all;
+        lock (_gate)
+        {
+            all = [.. _queue];
+        }
+        var cancelled = new CollabHubException(ErrorCodes.Cancelled, $"{ErrorCodes.Cancelled}: the write was discarded (DiscardPending)");
+        foreach (var write in all)
+        {
+            Fail(write, cancelled);
+        }
+    }
+
+    /// <summary>The session ended: its writes in flight will be sent again on the next one.</summary>
+    public void SessionEnded(Session session)
+    {
+        lock (_gate)
+        {
+            foreach (var write in _queue)
+            {
+                if (ReferenceEquals(write.InFlight, session))
+                {
+                    write.InFlight = null;
+                }
+            }
+        }
+    }
+
+    /// <summary>Saves the offline queue file now, if there is one.</summary>
+    public void SaveNow() => _saver?.SaveNow();
+
+    /// <summary>
+    /// The client is disposed: closes the offline queue file and fails the tasks of the unanswered writes with
+    /// <paramref name="disposed"/> (the writes stay in the file).
+    /// </summary>
+    public void Close(ObjectDisposedException disposed)
+    {
+        _saver?.Close();
+        List<QueuedWrite> unanswered;
+        lock (_gate)
+        {
+            unanswered = [.. _queue];
+        }
+        foreach (var write in unanswered)
+        {
+            write.WriteDone?.TrySetException(disposed);
+            write.PostDone?.TrySetException(disposed);
+        }
+    }
+
+    /// <summary>Sends, in order, the writes that may go now on the current session.</summary>
+    public void Pump()
+    {
+        lock (_gate)
+        {
+            if (_pumping)
+            {
+                _pumpAgain = true;
+                return;
+            }
+            _pumping = true;
+        }
+        while (true)
+        {
+            var session = _loop.Session;
+            List<QueuedWrite> batch;
+            lock (_gate)
+            {
+                batch = session is { IsClosed: false } && !_loop.IsDisposed ? TakeSendable(session) : [];
+                if (batch.Count == 0)
+                {
+                    if (_pumpAgain)
+                    {
+                        _pumpAgain = false;
+                        continue;
+                    }
+                    _pumping = false;
+                    return;
+                }
+                _pumpAgain = false;
+            }
+            foreach (var write in batch)
+            {
+                Send(write, session!);
+            }
+        }
+    }
+
     private static string NewMutationId() => Guid.NewGuid().ToString("N");
 
     private void CheckSize(JsonElement value)
@@ -51,9 +329,9 @@ public sealed partial class CollabClient
     /// <summary>Queues a write (its <see cref="QueuedWrite.Id"/> is given here) and sends what can be sent.</summary>
     private void Add(QueuedWrite write, bool loading = false)
     {
-        lock (_queueGate)
+        lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ObjectDisposedException.ThrowIf(_loop.IsDisposed, typeof(CollabClient));
             if (_queue.Count >= _options.MaxQueuedWrites && !loading)
             {
                 throw new CollabHubException(ErrorCodes.QueueFull, $"{ErrorCodes.QueueFull}: the write queue already holds {_options.MaxQueuedWrites} writes");
@@ -81,47 +359,18 @@ public sealed partial class CollabClient
         }
         if (!loading)
         {
-            RequestSave();
+            _saver?.RequestSave();
             Pump();
             _notifier.Drain();
         }
     }
 
-    /// <summary>Sends, in order, the writes that may go now on the current session.</summary>
-    private void Pump()
+    /// <summary>The queue as the offline queue file keeps it.</summary>
+    private List<PersistedWrite> Snapshot()
     {
-        lock (_queueGate)
+        lock (_gate)
         {
-            if (_pumping)
-            {
-                _pumpAgain = true;
-                return;
-            }
-            _pumping = true;
-        }
-        while (true)
-        {
-            var session = _session;
-            List<QueuedWrite> batch;
-            lock (_queueGate)
-            {
-                batch = session is { IsClosed: false } && !_disposed ? TakeSendable(session) : [];
-                if (batch.Count == 0)
-                {
-                    if (_pumpAgain)
-                    {
-                        _pumpAgain = false;
-                        continue;
-                    }
-                    _pumping = false;
-                    return;
-                }
-                _pumpAgain = false;
-            }
-            foreach (var write in batch)
-            {
-                Send(write, session!);
-            }
+            return [.. _queue.Select(w => w.ToPersisted())];
         }
     }
 
@@ -164,7 +413,7 @@ public sealed partial class CollabClient
         var delay = TimeSpan.FromMilliseconds(Math.Max(0, at - Environment.TickCount64) + 1);
         _ = Task.Delay(delay).ContinueWith(_ =>
         {
-            lock (_queueGate)
+            lock (_gate)
             {
                 if (_retryPumpAt == at)
                 {
@@ -212,7 +461,7 @@ public sealed partial class CollabClient
         {
             if (task.IsCompletedSuccessfully)
             {
-                Complete(write, session, task.Result);
+                Complete(write, task.Result);
             }
             else
             {
@@ -270,9 +519,9 @@ public sealed partial class CollabClient
         }
     }
 
-    private void Complete(QueuedWrite write, Session session, object answer)
+    private void Complete(QueuedWrite write, object answer)
     {
-        lock (_queueGate)
+        lock (_gate)
         {
             if (!Remove(write))
             {
@@ -324,7 +573,7 @@ public sealed partial class CollabClient
 
     private void Fail(QueuedWrite write, CollabHubException error)
     {
-        lock (_queueGate)
+        lock (_gate)
         {
             if (!Remove(write))
             {
@@ -352,8 +601,8 @@ public sealed partial class CollabClient
 
     private void AfterRemoval(CollabRoom room)
     {
-        RequestSave();
-        FinishLeaveIfDone(room);
+        _saver?.RequestSave();
+        _writeRemoved(room);
         Pump();
         _notifier.Drain();
     }
@@ -362,7 +611,7 @@ public sealed partial class CollabClient
     private void Retry(QueuedWrite write, Session session, CollabHubException error)
     {
         TimeSpan delay;
-        lock (_queueGate)
+        lock (_gate)
         {
             if (write.Node is null || !ReferenceEquals(write.InFlight, session))
             {
@@ -380,7 +629,7 @@ public sealed partial class CollabClient
     /// <summary>The answer was lost with the connection (or the call could not be sent): the write is sent again on the next connection.</summary>
     private void Lost(QueuedWrite write, Session session, Exception error)
     {
-        lock (_queueGate)
+        lock (_gate)
         {
             if (write.Node is null || !ReferenceEquals(write.InFlight, session))
             {
