@@ -338,6 +338,7 @@ public sealed class CollabClient : IAsyncDisposable, ISessionListener
         _notifier.Drain();
     }
 
+    // The loop's sessions, passed on to the rooms and the write queue.
     void ISessionListener.SessionOpening(CollabConnection connection, Session session) => _rooms.Route(connection, session);
 
     void ISessionListener.SessionStarted(Session session)

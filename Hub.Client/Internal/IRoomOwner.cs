@@ -12,7 +12,7 @@ internal interface IRoomChannel
     Task<SyncResult> SyncAsync(string roomId, long sinceSeq, int? limit);
 }
 
-/// <summary>What a <see cref="CollabRoom"/> needs from its client: settings, the write queue, and where to report.</summary>
+/// <summary>What a <see cref="CollabRoom"/> needs from its client (the <see cref="RoomRegistry"/>): settings, the write queue, and where to report.</summary>
 internal interface IRoomOwner
 {
     Notifier Notifier { get; }
