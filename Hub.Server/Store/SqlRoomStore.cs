@@ -305,11 +305,7 @@ internal sealed partial class SqlRoomStore(
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await using var transaction = await dialect.BeginSnapshotAsync(db, cancellationToken);
 
-        var room = await db.Rooms.AsNoTracking()
-            .Where(r => r.Id == read.RoomId)
-            .Select(r => new { r.Seq, r.PurgedSeq })
-            .FirstOrDefaultAsync(cancellationToken);
-        long roomSeq = room?.Seq ?? 0, purgedSeq = room?.PurgedSeq ?? 0;
+        var (roomSeq, purgedSeq) = await ReadRoomSeqAsync(db, read.RoomId, cancellationToken);
 
         var delta = read.SinceSeq is { } since && since <= roomSeq && (since >= purgedSeq || read.SnapshotSeq is not null);
         // Every write takes a seq, so nothing lies past the room's seq: a rejoin that is up to date (a reconnect storm)
@@ -321,6 +317,24 @@ internal sealed partial class SqlRoomStore(
                 : await ReadFullAsync(db, read, roomSeq, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return page;
+    }
+
+    /// <summary>
+    /// The room's seq and purged seq (zeros for a room never written), read with a plain command: every join and
+    /// sync starts here, most end here (an empty room, an up-to-date rejoin), and building the LINQ query's
+    /// expression tree cost more than the read itself.
+    /// </summary>
+    private static async Task<(long Seq, long PurgedSeq)> ReadRoomSeqAsync(StoreDbContext db, string roomId, CancellationToken cancellationToken)
+    {
+        await using var command = db.Database.GetDbConnection().CreateCommand();
+        command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
+        command.CommandText = "SELECT seq, purged_seq FROM rooms WHERE id = @room";
+        var room = command.CreateParameter();
+        room.ParameterName = "@room";
+        room.Value = roomId;
+        command.Parameters.Add(room);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
     }
 
     private static async Task<RoomPage> ReadFullAsync(StoreDbContext db, RoomRead read, long roomSeq, CancellationToken cancellationToken)
