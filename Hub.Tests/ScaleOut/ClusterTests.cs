@@ -11,48 +11,20 @@ namespace CollabHub.Tests.ScaleOut;
 /// </summary>
 public sealed class ClusterTests : IAsyncLifetime
 {
-    private readonly TempDirectory _folder = new();
-    private readonly List<HubServerProcess> _servers = [];
-    private readonly List<CollabConnection> _clients = [];
-    private RedisServerProcess _redis = null!;
+    private readonly HubCluster _cluster = new();
 
-    public async Task InitializeAsync() => _redis = await RedisServerProcess.StartAsync();
+    public Task InitializeAsync() => _cluster.StartRedisAsync();
 
-    public async Task DisposeAsync()
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
+
+    private Task<HubServerProcess> StartServerAsync(string backplaneProvider = "CollabHub") => _cluster.StartServerAsync(new Dictionary<string, string>(TestSettings.Small)
     {
-        foreach (var client in _clients)
-        {
-            await client.DisposeAsync();
-        }
-        foreach (var server in _servers)
-        {
-            await server.DisposeAsync();
-        }
-        await _redis.DisposeAsync();
-        _folder.Dispose();
-    }
-
-    private async Task<HubServerProcess> StartServerAsync(string backplaneProvider = "CollabHub")
-    {
-        var settings = new Dictionary<string, string>(TestSettings.Small)
-        {
-            ["CollabHub:Backplane:Provider"] = backplaneProvider,
-            ["CollabHub:Redis"] = $"127.0.0.1:{_redis.Port}",
-            ["CollabHub:RedisPrefix"] = "cluster-test",
-            ["CollabHub:Presence:HeartbeatInterval"] = "00:00:00.500",
-            ["CollabHub:Presence:InstanceExpiry"] = "00:00:02",
-        };
-        var server = await HubServerProcess.StartAsync(_folder.File("collabhub.db"), settings);
-        _servers.Add(server);
-        return server;
-    }
-
-    private async Task<CollabConnection> ConnectAsync(HubServerProcess server, string name)
-    {
-        var client = await TestClients.OpenConnectionAsync(server.HubUrl, name);
-        _clients.Add(client);
-        return client;
-    }
+        ["CollabHub:Backplane:Provider"] = backplaneProvider,
+        ["CollabHub:Redis"] = _cluster.Redis.ConnectionString,
+        ["CollabHub:RedisPrefix"] = "cluster-test",
+        ["CollabHub:Presence:HeartbeatInterval"] = "00:00:00.500",
+        ["CollabHub:Presence:InstanceExpiry"] = "00:00:02",
+    });
 
     /// <summary>Presence lives in Redis beside the backplane: the same under both providers.</summary>
     [Theory]
@@ -62,8 +34,8 @@ public sealed class ClusterTests : IAsyncLifetime
     {
         var first = await StartServerAsync(backplaneProvider);
         var second = await StartServerAsync(backplaneProvider);
-        var ada = await ConnectAsync(first, "ada");
-        var bob = await ConnectAsync(second, "bob");
+        var ada = await _cluster.OpenConnectionAsync(first, "ada");
+        var bob = await _cluster.OpenConnectionAsync(second, "bob");
         var adaEvents = new EventLog(ada);
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
@@ -85,8 +57,8 @@ public sealed class ClusterTests : IAsyncLifetime
     {
         var first = await StartServerAsync();
         var second = await StartServerAsync();
-        var writers = new[] { await ConnectAsync(first, "w1"), await ConnectAsync(second, "w2"), await ConnectAsync(first, "w3"), await ConnectAsync(second, "w4") };
-        var watchers = new[] { await ConnectAsync(first, "watch1"), await ConnectAsync(second, "watch2") };
+        var writers = new[] { await _cluster.OpenConnectionAsync(first, "w1"), await _cluster.OpenConnectionAsync(second, "w2"), await _cluster.OpenConnectionAsync(first, "w3"), await _cluster.OpenConnectionAsync(second, "w4") };
+        var watchers = new[] { await _cluster.OpenConnectionAsync(first, "watch1"), await _cluster.OpenConnectionAsync(second, "watch2") };
         var logs = watchers.Select(w => new EventLog(w)).ToArray();
         var room = TestClients.NewRoom();
         foreach (var client in writers.Concat(watchers))
@@ -116,8 +88,8 @@ public sealed class ClusterTests : IAsyncLifetime
     {
         var first = await StartServerAsync();
         var second = await StartServerAsync();
-        var ada = await ConnectAsync(first, "ada");
-        var bob = await ConnectAsync(second, "bob");
+        var ada = await _cluster.OpenConnectionAsync(first, "ada");
+        var bob = await _cluster.OpenConnectionAsync(second, "bob");
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
@@ -127,7 +99,7 @@ public sealed class ClusterTests : IAsyncLifetime
         await ada.SetAsync(room, "before", 1).Within();
         await bobEvents.WaitUntilAsync(l => l.Changes(room).Any(), "the change before the outage");
 
-        _redis.Kill();
+        _cluster.Redis.Kill();
         var duringOutage = new List<WriteResult>();
         for (var i = 0; i < 20; i++)
         {
@@ -138,7 +110,7 @@ public sealed class ClusterTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync(new Uri(first.BaseUrl, "/readyz"))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(first.BaseUrl, "/healthz"))).StatusCode);
 
-        await _redis.RestartAsync();
+        await _cluster.Redis.RestartAsync();
         await WaitUntilReadyAsync(http, first);
         await WaitUntilReadyAsync(http, second);
         var after = await ada.SetAsync(room, "after", true).Within();
@@ -169,8 +141,8 @@ public sealed class ClusterTests : IAsyncLifetime
     {
         var first = await StartServerAsync(backplaneProvider);
         var second = await StartServerAsync(backplaneProvider);
-        var ada = await ConnectAsync(first, "ada");
-        var bob = await ConnectAsync(second, "bob");
+        var ada = await _cluster.OpenConnectionAsync(first, "ada");
+        var bob = await _cluster.OpenConnectionAsync(second, "bob");
         var adaEvents = new EventLog(ada);
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
