@@ -49,12 +49,30 @@ internal sealed class HubCluster : IAsyncDisposable
     /// </summary>
     public async Task<HubServerProcess> StartServerAsync(IReadOnlyDictionary<string, string>? settings = null, string environment = "Development", string? database = null)
     {
-        var server = Track(await HubServerProcess.StartAsync(database ?? DatabasePath, settings, environment));
-        lock (_parts)
-        {
-            _servers.Add(server);
-        }
+        var server = await HubServerProcess.StartAsync(database ?? DatabasePath, settings, environment);
+        Add(server);
         return server;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="count"/> instances at once on <see cref="DatabasePath"/> (the schema migration runs under an
+    /// exclusive transaction, so exactly one of them creates it), listed in <see cref="Servers"/> in this order.
+    /// </summary>
+    public async Task<HubServerProcess[]> StartServersAtOnceAsync(int count, IReadOnlyDictionary<string, string> settings)
+    {
+        var starting = Enumerable.Range(0, count).Select(_ => HubServerProcess.StartAsync(DatabasePath, settings)).ToList();
+        try
+        {
+            await Task.WhenAll(starting);
+        }
+        finally
+        {
+            foreach (var started in starting.Where(t => t.IsCompletedSuccessfully))
+            {
+                Add(started.Result);
+            }
+        }
+        return [.. starting.Select(t => t.Result)];
     }
 
     /// <summary>A started <see cref="CollabConnection"/> (the wire contract as is) to <paramref name="server"/>, ended with the cluster.</summary>
@@ -73,6 +91,15 @@ internal sealed class HubCluster : IAsyncDisposable
             _parts.Add(part);
         }
         return part;
+    }
+
+    private void Add(HubServerProcess server)
+    {
+        lock (_parts)
+        {
+            _parts.Add(server);
+            _servers.Add(server);
+        }
     }
 
     /// <summary>The tail of each instance's output, for a failure report.</summary>
