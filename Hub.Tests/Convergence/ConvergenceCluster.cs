@@ -46,7 +46,7 @@ internal sealed class ConvergenceCluster : IAsyncDisposable
             };
             foreach (var server in await cluster._cluster.StartServersAtOnceAsync(instances, settings))
             {
-                cluster._proxies.Add(cluster._cluster.Track(TcpProxy.Start(server.BaseUrl)));
+                cluster._proxies.Add(cluster._cluster.ProxyTo(server));
             }
         }
         catch

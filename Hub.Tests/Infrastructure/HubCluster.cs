@@ -83,6 +83,9 @@ internal sealed class HubCluster : IAsyncDisposable
     public async Task<CollabClient> ConnectClientAsync(Uri hubUrl, string name, ClientTransport? transport = null) =>
         Track(await TestClients.ConnectAsync(hubUrl, name, transport));
 
+    /// <summary>A <see cref="TcpProxy"/> in front of <paramref name="server"/> (a cable to cut or block), ended with the cluster.</summary>
+    public TcpProxy ProxyTo(HubServerProcess server) => Track(TcpProxy.Start(server.BaseUrl));
+
     /// <summary>Ends <paramref name="part"/> with the cluster, before everything added earlier.</summary>
     public T Track<T>(T part) where T : IAsyncDisposable
     {
