@@ -219,10 +219,9 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     [Fact]
     public async Task The_offline_queue_file_survives_a_client_restart_and_the_next_client_sends_its_writes_once()
     {
-        using var folder = new TempDirectory();
-        var queueFile = folder.File("queue.json");
+        var queueFile = _cluster.File("queue.json");
         var roomId = TestClients.NewRoom();
-        await using var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
+        var proxy = _cluster.ProxyTo(fixture.Server);
         proxy.Block();
 
         await using (var first = NewClient(proxy.Url(fixture.Server.HubUrl), "ada", o => o.OfflineQueuePath = queueFile))
@@ -258,10 +257,9 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     [Fact]
     public async Task Writes_loaded_again_after_they_were_applied_are_answered_as_duplicates_and_not_applied_twice()
     {
-        using var folder = new TempDirectory();
-        var queueFile = folder.File("queue.json");
+        var queueFile = _cluster.File("queue.json");
         var roomId = TestClients.NewRoom();
-        await using var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
+        var proxy = _cluster.ProxyTo(fixture.Server);
         await using (var first = NewClient(proxy.Url(fixture.Server.HubUrl), "ada", o => o.OfflineQueuePath = queueFile))
         {
             await first.StartAsync().Within();
@@ -292,7 +290,7 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     [Fact]
     public async Task Leaving_a_room_sends_its_queued_writes_first_and_refuses_new_ones()
     {
-        await using var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
+        var proxy = _cluster.ProxyTo(fixture.Server);
         await using var client = NewClient(proxy.Url(fixture.Server.HubUrl), "ada");
         await client.StartAsync().Within();
         var room = await client.JoinAsync(TestClients.NewRoom()).Within();

@@ -17,14 +17,26 @@ public sealed class ClusterTests : IAsyncLifetime
 
     public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
 
-    private Task<HubServerProcess> StartServerAsync(string backplaneProvider = "CollabHub") => _cluster.StartServerAsync(new Dictionary<string, string>(TestSettings.Small)
+    /// <summary>Two instances on the one Redis, under <paramref name="backplaneProvider"/>.</summary>
+    private async Task<(HubServerProcess First, HubServerProcess Second)> StartTwoAsync(string backplaneProvider = "CollabHub")
     {
-        ["CollabHub:Backplane:Provider"] = backplaneProvider,
-        ["CollabHub:Redis"] = _cluster.Redis.ConnectionString,
-        ["CollabHub:RedisPrefix"] = "cluster-test",
-        ["CollabHub:Presence:HeartbeatInterval"] = "00:00:00.500",
-        ["CollabHub:Presence:InstanceExpiry"] = "00:00:02",
-    });
+        var settings = new Dictionary<string, string>(TestSettings.Small)
+        {
+            ["CollabHub:Backplane:Provider"] = backplaneProvider,
+            ["CollabHub:Redis"] = _cluster.Redis.ConnectionString,
+            ["CollabHub:RedisPrefix"] = "cluster-test",
+            ["CollabHub:Presence:HeartbeatInterval"] = "00:00:00.500",
+            ["CollabHub:Presence:InstanceExpiry"] = "00:00:02",
+        };
+        return (await _cluster.StartServerAsync(settings), await _cluster.StartServerAsync(settings));
+    }
+
+    /// <summary>Two instances, ada connected to the first and bob to the second.</summary>
+    private async Task<(HubServerProcess First, HubServerProcess Second, CollabConnection Ada, CollabConnection Bob)> StartWithAdaAndBobAsync(string backplaneProvider = "CollabHub")
+    {
+        var (first, second) = await StartTwoAsync(backplaneProvider);
+        return (first, second, await _cluster.OpenConnectionAsync(first, "ada"), await _cluster.OpenConnectionAsync(second, "bob"));
+    }
 
     /// <summary>Presence lives in Redis beside the backplane: the same under both providers.</summary>
     [Theory]
@@ -32,10 +44,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [InlineData("SignalR")]
     public async Task A_change_on_one_instance_reaches_a_client_on_another_with_presence_across_both(string backplaneProvider)
     {
-        var first = await StartServerAsync(backplaneProvider);
-        var second = await StartServerAsync(backplaneProvider);
-        var ada = await _cluster.OpenConnectionAsync(first, "ada");
-        var bob = await _cluster.OpenConnectionAsync(second, "bob");
+        var (_, _, ada, bob) = await StartWithAdaAndBobAsync(backplaneProvider);
         var adaEvents = new EventLog(ada);
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
@@ -55,9 +64,12 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Two_hundred_concurrent_writes_from_two_instances_to_one_room_stay_gapless_and_exactly_once()
     {
-        var first = await StartServerAsync();
-        var second = await StartServerAsync();
-        var writers = new[] { await _cluster.OpenConnectionAsync(first, "w1"), await _cluster.OpenConnectionAsync(second, "w2"), await _cluster.OpenConnectionAsync(first, "w3"), await _cluster.OpenConnectionAsync(second, "w4") };
+        var (first, second) = await StartTwoAsync();
+        var writers = new[]
+        {
+            await _cluster.OpenConnectionAsync(first, "w1"), await _cluster.OpenConnectionAsync(second, "w2"),
+            await _cluster.OpenConnectionAsync(first, "w3"), await _cluster.OpenConnectionAsync(second, "w4"),
+        };
         var watchers = new[] { await _cluster.OpenConnectionAsync(first, "watch1"), await _cluster.OpenConnectionAsync(second, "watch2") };
         var logs = watchers.Select(w => new EventLog(w)).ToArray();
         var room = TestClients.NewRoom();
@@ -86,10 +98,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Instances_keep_serving_while_Redis_is_down_and_heal_by_themselves_when_it_returns()
     {
-        var first = await StartServerAsync();
-        var second = await StartServerAsync();
-        var ada = await _cluster.OpenConnectionAsync(first, "ada");
-        var bob = await _cluster.OpenConnectionAsync(second, "bob");
+        var (first, second, ada, bob) = await StartWithAdaAndBobAsync();
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
@@ -139,10 +148,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [InlineData("SignalR")]
     public async Task An_instance_killed_with_SIGKILL_leaves_presence_within_the_expiry(string backplaneProvider)
     {
-        var first = await StartServerAsync(backplaneProvider);
-        var second = await StartServerAsync(backplaneProvider);
-        var ada = await _cluster.OpenConnectionAsync(first, "ada");
-        var bob = await _cluster.OpenConnectionAsync(second, "bob");
+        var (_, second, ada, bob) = await StartWithAdaAndBobAsync(backplaneProvider);
         var adaEvents = new EventLog(ada);
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
