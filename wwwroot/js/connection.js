@@ -24,7 +24,6 @@ export class Connection {
   #host;
   #signalR;
   #url;
-  #name;
   #accessTokenFactory;
   #skipNegotiation;
   #transport;
@@ -33,8 +32,12 @@ export class Connection {
   #logger;
   #serverTimeoutMs;
   #keepAliveIntervalMs;
-  #retry;
   #maxMessageBytes;
+
+  /** The reconnect policy { baseDelayMs, maxDelayMs, maxAttempts }; the rooms and the write queue back off by it too. */
+  retry;
+  /** The name option (a Development identity), or null. */
+  name;
 
   #state = STATES.disconnected;
   #conn = null;
@@ -85,16 +88,16 @@ export class Connection {
     if (typeof reconnect !== "object") {
       throw new TypeError("CollabClient: option reconnect must be an object { baseDelayMs?, maxDelayMs?, maxAttempts? }");
     }
-    this.#retry = {
+    this.retry = Object.freeze({
       baseDelayMs: nonNegativeNumber(reconnect.baseDelayMs, "reconnect.baseDelayMs", 500),
       maxDelayMs: nonNegativeNumber(reconnect.maxDelayMs, "reconnect.maxDelayMs", 10_000),
       maxAttempts: reconnect.maxAttempts === undefined || reconnect.maxAttempts === null || reconnect.maxAttempts === Infinity
         ? Infinity : positiveInteger(reconnect.maxAttempts, "reconnect.maxAttempts", Infinity),
-    };
+    });
 
     this.#signalR = signalR;
     this.#url = url;
-    this.#name = options.name ?? null;
+    this.name = options.name ?? null;
     this.#accessTokenFactory = options.accessTokenFactory;
     this.#skipNegotiation = !!options.skipNegotiation;
     const webSockets = signalR.HttpTransportType?.WebSockets ?? 1;
@@ -115,34 +118,9 @@ export class Connection {
     return this.#state;
   }
 
-  /** The HubConnection of the current connection, or null. */
-  get current() {
-    return this.#conn;
-  }
-
-  /** The current connection's generation: it grows with each connection made and each one closed. */
-  get gen() {
-    return this.#gen;
-  }
-
-  /** Connected and the rooms rejoined: writes may go. */
-  get live() {
-    return this.#live;
-  }
-
   /** Whether start() was ever called. */
   get started() {
     return this.#started;
-  }
-
-  /** The reconnect policy { baseDelayMs, maxDelayMs, maxAttempts }; the rooms and the write queue back off by it too. */
-  get retry() {
-    return this.#retry;
-  }
-
-  /** The name option (a Development identity), or null. */
-  get name() {
-    return this.#name;
   }
 
   /** See CollabClient.start. */
@@ -158,6 +136,11 @@ export class Connection {
       this.#runLoop(0);
     }
     return promise;
+  }
+
+  /** Connected and the rooms rejoined: writes may go. */
+  get live() {
+    return this.#live;
   }
 
   /** See CollabClient.stop. */
@@ -178,6 +161,16 @@ export class Connection {
       }
     }
     this.#setState(STATES.disconnected);
+  }
+
+  /** The HubConnection of the current connection, or null. */
+  get current() {
+    return this.#conn;
+  }
+
+  /** The current connection's generation: it grows with each connection made and each one closed. */
+  get gen() {
+    return this.#gen;
   }
 
   /** Invokes on connection `gen`; fails at once when that connection is gone. */
@@ -252,11 +245,11 @@ export class Connection {
   }
 
   #hubUrl() {
-    if (!this.#name) {
+    if (!this.name) {
       return this.#url;
     }
     const separator = this.#url.includes("?") ? "&" : "?";
-    return `${this.#url}${separator}name=${encodeURIComponent(this.#name)}`;
+    return `${this.#url}${separator}name=${encodeURIComponent(this.name)}`;
   }
 
   #build() {
@@ -321,12 +314,12 @@ export class Connection {
             return;
           }
           attempt++;
-          if (attempt >= this.#retry.maxAttempts) {
+          if (attempt >= this.retry.maxAttempts) {
             this.#giveUp(error);
             return;
           }
           this.#setState(STATES.reconnecting, error);
-          await this.#sleep(backoff(this.#retry, attempt - 1));
+          await this.#sleep(backoff(this.retry, attempt - 1));
           continue;
         }
         if (this.#stopped) {
@@ -347,7 +340,7 @@ export class Connection {
         if (gen !== this.#gen) {
           // Closed while rejoining: wait, then connect again.
           attempt++;
-          await this.#sleep(backoff(this.#retry, attempt - 1));
+          await this.#sleep(backoff(this.retry, attempt - 1));
           continue;
         }
         this.#live = true;
@@ -399,7 +392,7 @@ export class Connection {
     // No error: the server closed the connection on purpose (a close message), e.g. an instance draining before a
     // restart, which means "reconnect now" (to another instance). A transport failure carries an error.
     const serverClosed = error === undefined || error === null;
-    this.#runLoop(serverClosed && !shortLived ? 0 : backoff(this.#retry, this.#flaps));
+    this.#runLoop(serverClosed && !shortLived ? 0 : backoff(this.retry, this.#flaps));
   }
 
   #runLoop(firstDelayMs) {
@@ -408,7 +401,7 @@ export class Connection {
       this.#loopRunning = false;
       this.#emit("error", error instanceof Error ? error : new Error(String(error)));
       if (!this.#stopped && !this.#conn) {
-        setTimeout(() => this.#runLoop(0), this.#retry.maxDelayMs);
+        setTimeout(() => this.#runLoop(0), this.retry.maxDelayMs);
       }
     });
   }
