@@ -5,9 +5,9 @@
 // facade that wires the parts), connection.js (the connection loop), write-queue.js (the write queue: what a write is,
 // its scheduling and its persistence), room.js (CollabRoom, the replica of a room, and the set of rooms), errors.js,
 // internal.js (shared helpers, and the room's interface to the other parts) and protocol.js (the contract's names).
-// Each part keeps its own state. Import this one; it re-exports the public rest. It takes the
-// SignalR library as the `signalR` option, or uses `globalThis.signalR` (the script build of @microsoft/signalr sets
-// it). Runs in browsers and in node (>= 18).
+// Each part keeps its own state. Import this one; it re-exports the public rest. It takes the SignalR library as the
+// `signalR` option, or uses `globalThis.signalR` (the script build of @microsoft/signalr sets it). Runs in browsers
+// and in node (>= 18).
 //
 //   import { CollabClient } from "/js/collab-client.js";
 //   const client = new CollabClient({ url: "/hubs/collab", signalR });
