@@ -82,7 +82,7 @@ export class WriteQueue {
   #optimistic;
   #storageKey;
   #storage;
-  #maxQueue;
+  #maxQueuedWrites;
   #maxInFlight;
   #items = [];
   #inFlight = 0;
@@ -92,7 +92,7 @@ export class WriteQueue {
 
   /**
    * Restores a stored queue (with storageKey) at once.
-   * @param {object} options the client's options; this reads optimistic, storageKey, storage, maxQueue, maxInFlight
+   * @param {object} options the client's options; this reads optimistic, storageKey, storage, maxQueuedWrites, maxInFlight
    * @param {object} parts the client's parts: the connection (connection.js) and the rooms (room.js's RoomSet)
    * @param {(event: string, ...args: unknown[]) => void} emit the client's events ("pending", "settled", "error")
    */
@@ -106,7 +106,7 @@ export class WriteQueue {
     this.#connection = connection;
     this.#rooms = rooms;
     this.#emit = emit;
-    this.#maxQueue = positiveInteger(options.maxQueue, "maxQueue", 1000);
+    this.#maxQueuedWrites = positiveInteger(options.maxQueuedWrites, "maxQueuedWrites", 1000);
     this.#maxInFlight = positiveInteger(options.maxInFlight, "maxInFlight", 100);
     this.#optimistic = options.optimistic ?? true;
     this.#storageKey = options.storageKey ?? null;
@@ -127,8 +127,8 @@ export class WriteQueue {
     let request;
     try {
       request = describe();
-      if (this.#items.length >= this.#maxQueue) {
-        throw new CollabHubError(ErrorCodes.QueueFull, `CollabClient: the write queue is full (${this.#maxQueue} writes waiting)`);
+      if (this.#items.length >= this.#maxQueuedWrites) {
+        throw new CollabHubError(ErrorCodes.QueueFull, `CollabClient: the write queue is full (${this.#maxQueuedWrites} writes waiting)`);
       }
     } catch (error) {
       return handled(Promise.reject(error));
