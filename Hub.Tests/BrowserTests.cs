@@ -66,16 +66,16 @@ public sealed class BrowserTests(ITestOutputHelper output)
         Assert.True(File.Exists(ChromiumPath), $"Chromium is not installed at {ChromiumPath}; the browser tests need it. {HowToFix}");
         _ = NginxProcess.Executable;
 
-        using var folder = new TempDirectory();
-        await using var redis = await RedisServerProcess.StartAsync();
+        await using var cluster = new HubCluster();
+        var redis = await cluster.StartRedisAsync();
         var settings = new Dictionary<string, string>
         {
-            ["CollabHub:Redis"] = $"127.0.0.1:{redis.Port}",
+            ["CollabHub:Redis"] = redis.ConnectionString,
             ["CollabHub:Auth:SigningKey"] = "base64:" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48)),
         };
-        await using var a = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
-        await using var b = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
-        await using var nginx = await NginxProcess.StartAsync(a.BaseUrl, b.BaseUrl);
+        var a = await cluster.StartServerAsync(settings);
+        var b = await cluster.StartServerAsync(settings);
+        var nginx = cluster.Track(await NginxProcess.StartAsync(a.BaseUrl, b.BaseUrl));
 
         const int loads = 6;
         var result = await RunNodeAsync("cluster.test.mjs", nginx.BaseUrl.ToString(), loads.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -24,6 +24,9 @@ internal sealed class SignalRBenchClient : IBenchClient
                 options.Transports = HttpTransportType.WebSockets;
             })
             .Build();
+        // Every client takes CollabHub's presence deltas (the bare hub sends none): a client with no handler would
+        // make the SignalR client fail to bind each one, an exception per event.
+        _connection.On<string, PayloadSize>("PresenceDelta", (_, delta) => _presence?.Invoke(delta.Bytes));
         _connection.Closed += error =>
         {
             if (!_disposed)
@@ -45,27 +48,19 @@ internal sealed class SignalRBenchClient : IBenchClient
 
     public Action<int>? Presence
     {
-        set
-        {
-            _presence = value;
-            // Today's CollabHub sends the whole list; issue 10 turns it into deltas. Whichever arrives is counted.
-            foreach (var name in new[] { "PresenceChanged", "PresenceDelta" })
-            {
-                _connection.On<string, JsonElement>(name, (_, presence) => _presence?.Invoke(presence.GetRawText().Length));
-            }
-        }
+        set => _presence = value;
     }
 
     public event Action<Exception?>? Closed;
 
     public Task ConnectAsync(CancellationToken cancellationToken) => _connection.StartAsync(cancellationToken);
 
-    public async Task<JoinAnswer> JoinAsync(string roomId, long? sinceSeq, CancellationToken cancellationToken) =>
-        JoinAnswer.From(await _connection.InvokeAsync<JsonElement>("Join", new JoinArgs(roomId, sinceSeq), cancellationToken));
+    public Task<JoinAnswer> JoinAsync(string roomId, long? sinceSeq, CancellationToken cancellationToken) =>
+        _connection.InvokeAsync<JoinAnswer>("Join", new JoinArgs(roomId, sinceSeq), cancellationToken);
 
     /// <summary>CollabHub's Sync, for a join answer with more pages.</summary>
-    public async Task<JoinAnswer> SyncAsync(string roomId, long sinceSeq, CancellationToken cancellationToken) =>
-        JoinAnswer.From(await _connection.InvokeAsync<JsonElement>("Sync", new SyncArgs(roomId, sinceSeq), cancellationToken));
+    public Task<JoinAnswer> SyncAsync(string roomId, long sinceSeq, CancellationToken cancellationToken) =>
+        _connection.InvokeAsync<JoinAnswer>("Sync", new SyncArgs(roomId, sinceSeq), cancellationToken);
 
     public async Task<long> SetAsync(string roomId, string key, BenchValue value) =>
         (await _connection.InvokeAsync<JsonElement>("Set", new SetArgs(roomId, key, value))).GetProperty("seq").GetInt64();

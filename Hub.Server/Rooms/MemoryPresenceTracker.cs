@@ -99,17 +99,13 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
         }
         lock (room)
         {
-            var entries = new PresenceEntry[Math.Min(max, room.Users.Count)];
-            var i = 0;
-            foreach (var entry in room.Users.Values)
+            var users = room.Users.Values;
+            var entries = new PresenceEntry[Math.Min(max, users.Count)];
+            for (var i = 0; i < entries.Length; i++)
             {
-                if (i == entries.Length)
-                {
-                    break;
-                }
-                entries[i++] = entry;
+                entries[i] = users[i];
             }
-            return new PresenceListing(entries, room.Users.Count);
+            return new PresenceListing(entries, users.Count);
         }
     }
 
@@ -161,8 +157,12 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
     {
         public Dictionary<string, PresenceMember> Connections { get; } = new(StringComparer.Ordinal);
 
-        /// <summary>One entry per user, in user id order, so listing the first few costs only them.</summary>
-        public SortedDictionary<string, PresenceEntry> Users { get; } = new(StringComparer.Ordinal);
+        /// <summary>
+        /// One entry per user, in user id order, in one array: listing the first <c>MaxListed</c> for a join is a copy of
+        /// them under the lock (a tree took ~100 µs to walk a thousand, and every join into a full room waited on it);
+        /// a user arriving or leaving moves the entries after it, 16 bytes each (a few µs at ten thousand users).
+        /// </summary>
+        public SortedList<string, PresenceEntry> Users { get; } = new(StringComparer.Ordinal);
 
         /// <summary>Whether the last delta read found more users than are listed.</summary>
         public bool Counted { get; set; }

@@ -303,24 +303,54 @@ internal sealed partial class SqlRoomStore(
     public async Task<RoomPage> ReadAsync(RoomRead read, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        // One statement needs no transaction: a room never written and an up-to-date rejoin (a reconnect storm) end here.
+        if (EmptyPage(read, await ReadRoomSeqAsync(db, read.RoomId, cancellationToken)) is { } empty)
+        {
+            return empty;
+        }
+
         await using var transaction = await dialect.BeginSnapshotAsync(db, cancellationToken);
-
-        var room = await db.Rooms.AsNoTracking()
-            .Where(r => r.Id == read.RoomId)
-            .Select(r => new { r.Seq, r.PurgedSeq })
-            .FirstOrDefaultAsync(cancellationToken);
-        long roomSeq = room?.Seq ?? 0, purgedSeq = room?.PurgedSeq ?? 0;
-
-        var delta = read.SinceSeq is { } since && since <= roomSeq && (since >= purgedSeq || read.SnapshotSeq is not null);
-        // Every write takes a seq, so nothing lies past the room's seq: a rejoin that is up to date (a reconnect storm)
-        // and a room never written need no query beyond the seq's.
-        var page = (delta ? read.SinceSeq!.Value : 0) == roomSeq
-            ? new RoomPage(roomSeq, roomSeq, !delta, [], [], false)
-            : delta
-                ? await ReadDeltaAsync(db, read, read.SinceSeq!.Value, roomSeq, cancellationToken)
-                : await ReadFullAsync(db, read, roomSeq, cancellationToken);
+        // Read again in the snapshot, so the seq and the page's rows are of one moment.
+        var room = await ReadRoomSeqAsync(db, read.RoomId, cancellationToken);
+        var page = EmptyPage(read, room)
+            ?? (IsDelta(read, room)
+                ? await ReadDeltaAsync(db, read, read.SinceSeq!.Value, room.Seq, cancellationToken)
+                : await ReadFullAsync(db, read, room.Seq, cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return page;
+    }
+
+    /// <summary>Whether the read can be answered as changes since the client's seq (not purged, not past the room's seq).</summary>
+    private static bool IsDelta(RoomRead read, (long Seq, long PurgedSeq) room) =>
+        read.SinceSeq is { } since && since <= room.Seq && (since >= room.PurgedSeq || read.SnapshotSeq is not null);
+
+    /// <summary>
+    /// The answer when there is nothing to read: every write takes a seq, so nothing lies past the room's seq, and a
+    /// client already there (or a room never written) needs no query beyond the seq's.
+    /// </summary>
+    private static RoomPage? EmptyPage(RoomRead read, (long Seq, long PurgedSeq) room)
+    {
+        var delta = IsDelta(read, room);
+        return (delta ? read.SinceSeq!.Value : 0) == room.Seq ? new RoomPage(room.Seq, room.Seq, !delta, [], [], false) : null;
+    }
+
+    /// <summary>
+    /// The room's seq and purged seq (zeros for a room never written), read with a plain command: every join and
+    /// sync starts here, most end here (an empty room, an up-to-date rejoin), and building the LINQ query's
+    /// expression tree cost more than the read itself.
+    /// </summary>
+    private static async Task<(long Seq, long PurgedSeq)> ReadRoomSeqAsync(StoreDbContext db, string roomId, CancellationToken cancellationToken)
+    {
+        await using var command = db.Database.GetDbConnection().CreateCommand();
+        command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
+        command.CommandText = "SELECT seq, purged_seq FROM rooms WHERE id = @room";
+        var room = command.CreateParameter();
+        room.ParameterName = "@room";
+        room.Value = roomId;
+        command.Parameters.Add(room);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
     }
 
     private static async Task<RoomPage> ReadFullAsync(StoreDbContext db, RoomRead read, long roomSeq, CancellationToken cancellationToken)

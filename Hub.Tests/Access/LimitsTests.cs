@@ -9,13 +9,12 @@ public sealed class LimitsTests : IAsyncLifetime
 {
     private static readonly JsonElement One = JsonSerializer.SerializeToElement(1);
 
-    private readonly TempDirectory _folder = new();
-    private readonly List<IAsyncDisposable> _resources = [];
+    private readonly HubCluster _cluster = new();
     private HubServerProcess _server = null!;
 
     public async Task InitializeAsync()
     {
-        _server = await HubServerProcess.StartAsync(_folder.File("collabhub.db"), new Dictionary<string, string>(TestSettings.Small)
+        _server = await _cluster.StartServerAsync(new Dictionary<string, string>(TestSettings.Small)
         {
             ["CollabHub:Limits:Rates:WritesPerSecond"] = "5",
             ["CollabHub:Limits:Rates:WriteBurst"] = "5",
@@ -26,24 +25,11 @@ public sealed class LimitsTests : IAsyncLifetime
             ["CollabHub:Limits:MaxConnectionsPerUser"] = "2",
             ["CollabHub:Limits:MaxKeysPerRoom"] = "3",
         });
-        _resources.Add(_server);
     }
 
-    public async Task DisposeAsync()
-    {
-        for (var i = _resources.Count - 1; i >= 0; i--)
-        {
-            await _resources[i].DisposeAsync();
-        }
-        _folder.Dispose();
-    }
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
 
-    private async Task<RawHubClient> ConnectAsync(string name)
-    {
-        var client = await RawHubClient.ConnectAsync(_server.HubUrl, name);
-        _resources.Add(client);
-        return client;
-    }
+    private async Task<RawHubClient> ConnectAsync(string name) => _cluster.Track(await RawHubClient.ConnectAsync(_server.HubUrl, name));
 
     [Fact]
     public async Task A_flooding_connection_is_rate_limited_then_released_while_others_go_on()

@@ -9,21 +9,13 @@ public sealed class RoomAccessTests : IAsyncLifetime
 {
     private static readonly JsonElement One = JsonSerializer.SerializeToElement(1);
 
-    private readonly TempDirectory _folder = new();
-    private readonly List<IAsyncDisposable> _resources = [];
+    private readonly HubCluster _cluster = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        for (var i = _resources.Count - 1; i >= 0; i--)
-        {
-            await _resources[i].DisposeAsync();
-        }
-        _folder.Dispose();
-    }
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
 
-    private async Task<HubServerProcess> StartServerAsync(string? redis = null, string backplaneProvider = "CollabHub")
+    private Task<HubServerProcess> StartServerAsync(string? redis = null, string backplaneProvider = "CollabHub")
     {
         var settings = new Dictionary<string, string>(TestSettings.Small) { ["CollabHub:Rooms:DefaultAccess"] = "Private" };
         if (redis is not null)
@@ -32,17 +24,10 @@ public sealed class RoomAccessTests : IAsyncLifetime
             settings["CollabHub:RedisPrefix"] = "access-test";
             settings["CollabHub:Backplane:Provider"] = backplaneProvider;
         }
-        var server = await HubServerProcess.StartAsync(_folder.File("collabhub.db"), settings);
-        _resources.Add(server);
-        return server;
+        return _cluster.StartServerAsync(settings);
     }
 
-    private async Task<RawHubClient> ConnectAsync(HubServerProcess server, string name)
-    {
-        var client = await RawHubClient.ConnectAsync(server.HubUrl, name);
-        _resources.Add(client);
-        return client;
-    }
+    private async Task<RawHubClient> ConnectAsync(HubServerProcess server, string name) => _cluster.Track(await RawHubClient.ConnectAsync(server.HubUrl, name));
 
     [Fact]
     public async Task The_first_user_to_join_a_private_room_owns_it_and_others_need_a_grant()
@@ -105,8 +90,7 @@ public sealed class RoomAccessTests : IAsyncLifetime
     [InlineData("SignalR")]
     public async Task A_revoked_user_leaves_the_room_at_once_on_another_instance_too(string backplaneProvider)
     {
-        var redis = await RedisServerProcess.StartAsync();
-        _resources.Add(redis);
+        var redis = await _cluster.StartRedisAsync();
         var first = await StartServerAsync(redis.ConnectionString, backplaneProvider);
         var second = await StartServerAsync(redis.ConnectionString, backplaneProvider);
         var ada = await ConnectAsync(first, "ada");

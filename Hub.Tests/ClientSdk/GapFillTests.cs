@@ -15,10 +15,9 @@ public abstract class GapFillTests(ClientTransport transport)
     [Fact]
     public async Task A_client_that_missed_events_fills_the_gap_with_paged_Syncs_and_applies_every_position_once_in_order()
     {
-        using var folder = new TempDirectory();
-        var db = folder.File("collabhub.db");
-        await using var near = await HubServerProcess.StartAsync(db, TestSettings.Small);
-        await using var far = await HubServerProcess.StartAsync(db, TestSettings.Small);
+        await using var cluster = new HubCluster();
+        var near = await cluster.StartServerAsync(TestSettings.Small);
+        var far = await cluster.StartServerAsync(TestSettings.Small);
         var roomId = TestClients.NewRoom();
         await using var ada = NewClient(near.HubUrl, "ada", o => o.SyncPageSize = 8);
         await ada.StartAsync().Within();

@@ -4,12 +4,19 @@ using CollabHub.Tests.Infrastructure;
 namespace CollabHub.Tests.ClientSdk;
 
 /// <summary>Optimistic apply against a real server: the view shows queued writes, the confirmed replica never does, and refused ones roll back.</summary>
-public sealed class OptimisticTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+public sealed class OptimisticTests(ServerFixture fixture) : IClassFixture<ServerFixture>, IAsyncLifetime
 {
+    /// <summary>This test's client, proxy and second connection (the server is the fixture's).</summary>
+    private readonly HubCluster _cluster = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
+
     private async Task<(CollabClient Client, CollabRoom Room, TcpProxy Proxy, CollabConnection Bob, ClientLog Log)> OfflineAsync(Action<CollabClientOptions>? configure = null, Func<CollabRoom, Task>? before = null)
     {
-        var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
-        var client = SdkTestKit.NewClient(proxy.Url(fixture.Server.HubUrl), "ada", configure);
+        var proxy = _cluster.ProxyTo(fixture.Server);
+        var client = _cluster.Track(SdkTestKit.NewClient(proxy.Url(fixture.Server.HubUrl), "ada", configure));
         var log = new ClientLog(client);
         await client.StartAsync().Within();
         var room = await client.JoinAsync(TestClients.NewRoom()).Within();
@@ -17,7 +24,7 @@ public sealed class OptimisticTests(ServerFixture fixture) : IClassFixture<Serve
         {
             await before(room);
         }
-        var bob = await fixture.ConnectAsync("bob");
+        var bob = _cluster.Track(await fixture.ConnectAsync("bob"));
         await bob.JoinAsync(room.RoomId).Within();
         proxy.Block();
         await proxy.CutAllAsync().Within();
@@ -30,9 +37,6 @@ public sealed class OptimisticTests(ServerFixture fixture) : IClassFixture<Serve
     {
         var first = 0L;
         var (client, room, proxy, bob, _) = await OfflineAsync(before: async room => first = (await room.SetAsync("k", "v1").Within()).Seq);
-        await using var _ = client;
-        await using var __ = proxy;
-        await using var ___ = bob;
         var events = new RoomEvents(room);
 
         var mine = room.SetAsync("k", "mine", new WriteOptions(ExpectedVersion: first));
@@ -65,9 +69,6 @@ public sealed class OptimisticTests(ServerFixture fixture) : IClassFixture<Serve
     public async Task A_queued_delete_hides_the_key_and_applied_writes_show_the_servers_entry_without_going_back()
     {
         var (client, room, proxy, bob, _) = await OfflineAsync(before: room => room.SetAsync("gone", "here").Within());
-        await using var _ = client;
-        await using var __ = proxy;
-        await using var ___ = bob;
         var events = new RoomEvents(room);
 
         var delete = room.DeleteAsync("gone");
@@ -97,9 +98,6 @@ public sealed class OptimisticTests(ServerFixture fixture) : IClassFixture<Serve
     public async Task Without_optimistic_updates_the_view_is_the_confirmed_replica()
     {
         var (client, room, proxy, bob, _) = await OfflineAsync(o => o.OptimisticUpdates = false);
-        await using var _ = client;
-        await using var __ = proxy;
-        await using var ___ = bob;
 
         var set = room.SetAsync("k", "queued");
         Assert.Null(room.Get("k"));

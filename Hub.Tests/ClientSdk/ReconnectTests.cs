@@ -4,16 +4,28 @@ using CollabHub.Tests.Infrastructure;
 namespace CollabHub.Tests.ClientSdk;
 
 /// <summary>CollabClient's connection: reconnecting to a restarted server, retrying the first connect, giving up when told to, and its states.</summary>
-public abstract class ReconnectTests(ClientTransport transport)
+public abstract class ReconnectTests(ClientTransport transport) : IAsyncLifetime
 {
+    private readonly HubCluster _cluster = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
+
+    /// <summary>A server with the small test limits, and a proxy in front of it that the test can block and cut.</summary>
+    private async Task<(HubServerProcess Server, TcpProxy Proxy)> StartBehindProxyAsync()
+    {
+        var server = await _cluster.StartServerAsync(TestSettings.Small);
+        return (server, _cluster.ProxyTo(server));
+    }
+
     private CollabClient NewClient(Uri hubUrl, string name, Action<CollabClientOptions>? configure = null) =>
         SdkTestKit.NewClient(hubUrl, name, configure, transport);
 
     [Fact]
     public async Task A_client_reconnects_when_the_server_restarts_on_the_same_port_and_catches_up_on_what_it_missed()
     {
-        using var folder = new TempDirectory();
-        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), TestSettings.Small);
+        var server = await _cluster.StartServerAsync(TestSettings.Small);
         await using var client = NewClient(server.HubUrl, "ada");
         var log = new ClientLog(client);
         var roomId = TestClients.NewRoom();
@@ -62,9 +74,7 @@ public abstract class ReconnectTests(ClientTransport transport)
     [Fact]
     public async Task The_first_connect_is_retried_until_the_server_can_be_reached()
     {
-        using var folder = new TempDirectory();
-        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), TestSettings.Small);
-        await using var proxy = TcpProxy.Start(server.BaseUrl);
+        var (server, proxy) = await StartBehindProxyAsync();
         proxy.Block();
         await using var client = NewClient(proxy.Url(server.HubUrl), "ada");
         var log = new ClientLog(client);
@@ -90,9 +100,7 @@ public abstract class ReconnectTests(ClientTransport transport)
     [Fact]
     public async Task A_capped_retry_policy_gives_up_and_StartAsync_fails_with_the_last_error()
     {
-        using var folder = new TempDirectory();
-        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), TestSettings.Small);
-        await using var proxy = TcpProxy.Start(server.BaseUrl);
+        var (server, proxy) = await StartBehindProxyAsync();
         proxy.Block();
         await using var client = NewClient(proxy.Url(server.HubUrl), "ada", o => o.ReconnectMaxAttempts = 3);
         var log = new ClientLog(client);
@@ -112,9 +120,7 @@ public abstract class ReconnectTests(ClientTransport transport)
     [Fact]
     public async Task States_go_from_connecting_to_connected_to_reconnecting_on_a_drop_and_to_disconnected_on_stop()
     {
-        using var folder = new TempDirectory();
-        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), TestSettings.Small);
-        await using var proxy = TcpProxy.Start(server.BaseUrl);
+        var (server, proxy) = await StartBehindProxyAsync();
         await using var client = NewClient(proxy.Url(server.HubUrl), "ada");
         var log = new ClientLog(client);
         Assert.Equal(CollabClientState.Disconnected, client.State);
@@ -139,9 +145,7 @@ public abstract class ReconnectTests(ClientTransport transport)
     [Fact]
     public async Task JoinAsync_waits_through_a_reconnect_and_OpenRoom_returns_a_replica_at_once_even_before_the_start()
     {
-        using var folder = new TempDirectory();
-        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), TestSettings.Small);
-        await using var proxy = TcpProxy.Start(server.BaseUrl);
+        var (server, proxy) = await StartBehindProxyAsync();
         await using var writer = await TestClients.OpenConnectionAsync(server.HubUrl, "bob");
         var roomId = TestClients.NewRoom();
         await writer.JoinAsync(roomId).Within();

@@ -7,28 +7,11 @@ using CollabHub.Tests.Infrastructure;
 namespace CollabHub.Tests.ClientSdk;
 
 /// <summary>A server that keeps 3 messages per room and purges every second.</summary>
-public sealed class RetentionServerFixture : IAsyncLifetime
+public sealed class RetentionServerFixture() : HubServerFixture(new Dictionary<string, string>
 {
-    private readonly TempDirectory _folder = new();
-    private HubServerProcess? _server;
-
-    internal HubServerProcess Server => _server!;
-
-    public async Task InitializeAsync() => _server = await HubServerProcess.StartAsync(_folder.File("collabhub.db"), new Dictionary<string, string>
-    {
-        ["CollabHub:Store:Retention:Messages"] = "3",
-        ["CollabHub:Store:PurgeInterval"] = "00:00:01",
-    });
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-        _folder.Dispose();
-    }
-}
+    ["CollabHub:Store:Retention:Messages"] = "3",
+    ["CollabHub:Store:PurgeInterval"] = "00:00:01",
+});
 
 /// <summary>
 /// Both SDKs, offline while the server's retention removes what they would need, rejoin from below the horizon: the

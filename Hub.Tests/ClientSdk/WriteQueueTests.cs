@@ -10,18 +10,25 @@ namespace CollabHub.Tests.ClientSdk;
 /// CollabClient's write queue against a real server: writes made offline, answers lost on the way, refusals for now and
 /// for good, a full queue, a persisted queue, order, and leaving a room.
 /// </summary>
-public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport transport) : IClassFixture<ServerFixture>
+public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport transport) : IClassFixture<ServerFixture>, IAsyncLifetime
 {
+    /// <summary>This test's clients, proxies and servers of its own (the shared server is the fixture's).</summary>
+    private readonly HubCluster _cluster = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
+
     private CollabClient NewClient(Uri hubUrl, string name, Action<CollabClientOptions>? configure = null) =>
         SdkTestKit.NewClient(hubUrl, name, configure, transport);
 
     private async Task<(CollabClient Client, CollabRoom Room, TcpProxy Proxy, CollabConnection Reader)> ConnectThroughProxyAsync(string name, Action<CollabClientOptions>? configure = null)
     {
-        var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
-        var client = NewClient(proxy.Url(fixture.Server.HubUrl), name, configure);
+        var proxy = _cluster.ProxyTo(fixture.Server);
+        var client = _cluster.Track(NewClient(proxy.Url(fixture.Server.HubUrl), name, configure));
         await client.StartAsync().Within();
         var room = await client.JoinAsync(TestClients.NewRoom()).Within();
-        var reader = await fixture.ConnectAsync("reader");
+        var reader = _cluster.Track(await fixture.ConnectAsync("reader"));
         await reader.JoinAsync(room.RoomId).Within();
         return (client, room, proxy, reader);
     }
@@ -30,9 +37,6 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     public async Task Writes_made_while_disconnected_are_queued_counted_and_each_applied_once_after_the_reconnect()
     {
         var (client, room, proxy, reader) = await ConnectThroughProxyAsync("ada");
-        await using var _ = client;
-        await using var __ = proxy;
-        await using var ___ = reader;
         await room.SetAsync("gone", 0).Within();
         var log = new ClientLog(client);
         var events = new RoomEvents(room);
@@ -75,9 +79,6 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     public async Task A_write_whose_answer_was_lost_is_sent_again_with_its_mutation_id_and_reported_once_as_a_duplicate()
     {
         var (client, room, proxy, reader) = await ConnectThroughProxyAsync("ada");
-        await using var _ = client;
-        await using var __ = proxy;
-        await using var ___ = reader;
 
         proxy.HoldDownstream();
         var write = room.SetAsync("title", "once");
@@ -194,8 +195,7 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     [Fact]
     public async Task A_write_refused_for_now_is_retried_with_its_mutation_id_until_it_is_applied()
     {
-        using var folder = new TempDirectory();
-        await using var server = await HubServerProcess.StartAsync(folder.File("collabhub.db"), new Dictionary<string, string>(TestSettings.Small)
+        var server = await _cluster.StartServerAsync(new Dictionary<string, string>(TestSettings.Small)
         {
             ["CollabHub:Limits:Rates:WritesPerSecond"] = "10",
             ["CollabHub:Limits:Rates:WriteBurst"] = "3",
@@ -219,10 +219,9 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     [Fact]
     public async Task The_offline_queue_file_survives_a_client_restart_and_the_next_client_sends_its_writes_once()
     {
-        using var folder = new TempDirectory();
-        var queueFile = folder.File("queue.json");
+        var queueFile = _cluster.File("queue.json");
         var roomId = TestClients.NewRoom();
-        await using var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
+        var proxy = _cluster.ProxyTo(fixture.Server);
         proxy.Block();
 
         await using (var first = NewClient(proxy.Url(fixture.Server.HubUrl), "ada", o => o.OfflineQueuePath = queueFile))
@@ -258,10 +257,9 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     [Fact]
     public async Task Writes_loaded_again_after_they_were_applied_are_answered_as_duplicates_and_not_applied_twice()
     {
-        using var folder = new TempDirectory();
-        var queueFile = folder.File("queue.json");
+        var queueFile = _cluster.File("queue.json");
         var roomId = TestClients.NewRoom();
-        await using var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
+        var proxy = _cluster.ProxyTo(fixture.Server);
         await using (var first = NewClient(proxy.Url(fixture.Server.HubUrl), "ada", o => o.OfflineQueuePath = queueFile))
         {
             await first.StartAsync().Within();
@@ -292,7 +290,7 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     [Fact]
     public async Task Leaving_a_room_sends_its_queued_writes_first_and_refuses_new_ones()
     {
-        await using var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
+        var proxy = _cluster.ProxyTo(fixture.Server);
         await using var client = NewClient(proxy.Url(fixture.Server.HubUrl), "ada");
         await client.StartAsync().Within();
         var room = await client.JoinAsync(TestClients.NewRoom()).Within();
@@ -325,9 +323,6 @@ public abstract class WriteQueueTests(ServerFixture fixture, ClientTransport tra
     public async Task Offline_a_signal_is_dropped_with_false_and_DiscardPending_cancels_the_queued_writes_rolls_them_back_and_reports_them_settled()
     {
         var (client, room, proxy, reader) = await ConnectThroughProxyAsync("ada");
-        await using var _ = client;
-        await using var __ = proxy;
-        await using var ___ = reader;
         Assert.True(await room.SignalAsync(new { x = 1 }).Within());
         var settled = new System.Collections.Concurrent.ConcurrentQueue<SettledWrite>();
         client.Settled += settled.Enqueue;

@@ -17,6 +17,13 @@ internal sealed record WriteOutcome
     public bool Applied { get; init; }
     public bool Duplicate { get; init; }
     public bool Conflict { get; init; }
+
+    /// <summary>
+    /// JS only: the write was refused for a while and a later write of the same key from this client overtook it, so
+    /// it was never sent again (it would overwrite the newer value); <see cref="Seq"/> and the entry are the later write's.
+    /// </summary>
+    public bool Superseded { get; init; }
+
     public long Seq { get; init; }
 
     /// <summary>The answer's entry (sets and deletes) or message (posts).</summary>
@@ -616,6 +623,7 @@ internal sealed class JsConvergenceClient : IConvergenceClient
             Applied = (bool)result["applied"]!,
             Duplicate = (bool)result["duplicate"]!,
             Conflict = (bool)result["conflict"]!,
+            Superseded = (bool?)result["superseded"] ?? false,
             Seq = (long)result["seq"]!,
             EntryVersion = (long?)entry?["version"],
             EntryValue = entry is null ? null : ToElement(entry["value"]),

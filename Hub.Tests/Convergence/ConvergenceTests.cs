@@ -566,6 +566,15 @@ public sealed partial class ConvergenceTests(ITestOutputHelper output)
                     failures.Add($"write {record} expected v{expected} and got a conflict with the current entry v{current} deleted={outcome.EntryDeleted}");
                 }
             }
+            else if (outcome.Superseded)
+            {
+                // The documented end of a write overtaken while refused: the later write of the key, from the same
+                // client, must be the one applied at the seq it reports.
+                if (!bySeq.TryGetValue(outcome.Seq, out var later) || later.Client != record.Client || later.Key != record.Key || later.IssuedAt < record.IssuedAt)
+                {
+                    failures.Add($"write {record} was superseded by seq {outcome.Seq}, which is not a later write of {record.Key} by {record.Client}");
+                }
+            }
             else if (record.Op != WriteOp.Delete)
             {
                 failures.Add($"set {record} was neither applied nor a conflict");

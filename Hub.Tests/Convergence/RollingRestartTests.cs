@@ -35,17 +35,15 @@ public sealed partial class ConvergenceTests
             output.WriteLine(line);
         }
 
-        using var folder = new TempDirectory();
-        RedisServerProcess? redis = null;
+        var cluster = new HubCluster();
         NginxProcess? nginx = null;
-        var servers = new List<HubServerProcess>();
         var clients = new List<IConvergenceClient>();
         try
         {
-            redis = await RedisServerProcess.StartAsync();
+            var redis = await cluster.StartRedisAsync();
             var settings = new Dictionary<string, string>(TestSettings.Small)
             {
-                ["CollabHub:Redis"] = $"127.0.0.1:{redis.Port}",
+                ["CollabHub:Redis"] = redis.ConnectionString,
                 ["CollabHub:RedisPrefix"] = "rolling",
                 ["CollabHub:Auth:SigningKey"] = "base64:" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48)),
                 ["Logging:LogLevel:Default"] = "Warning",
@@ -53,10 +51,8 @@ public sealed partial class ConvergenceTests
                 ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",
                 ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
             };
-            var database = folder.File("collabhub.db");
-            servers.Add(await HubServerProcess.StartAsync(database, settings));
-            servers.Add(await HubServerProcess.StartAsync(database, settings));
-            nginx = await NginxProcess.StartAsync(servers[0].BaseUrl, servers[1].BaseUrl);
+            var servers = new[] { await cluster.StartServerAsync(settings), await cluster.StartServerAsync(settings) };
+            nginx = cluster.Track(await NginxProcess.StartAsync(servers[0].BaseUrl, servers[1].BaseUrl));
 
             var roomId = TestClients.NewRoom("rolling");
             var starting = new List<Task<IConvergenceClient>>();
@@ -88,7 +84,7 @@ public sealed partial class ConvergenceTests
             await Task.Delay(TimeSpan.FromSeconds(2));
 
             var stops = new List<TimeSpan>();
-            for (var i = 0; i < servers.Count; i++)
+            for (var i = 0; i < servers.Length; i++)
             {
                 var stop = Stopwatch.StartNew();
                 await servers[i].StopAsync();
@@ -102,7 +98,7 @@ public sealed partial class ConvergenceTests
             await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(10));
 
             var stuck = await DrainAsync(clients, ledger);
-            Assert.True(stuck is null, $"Writes did not complete within {DrainDeadline.TotalSeconds} s after the restarts:\n{stuck}\n{report}\n{Output(servers)}");
+            Assert.True(stuck is null, $"Writes did not complete within {DrainDeadline.TotalSeconds} s after the restarts:\n{stuck}\n{report}\n{cluster.ServerOutput(6000)}");
             var store = await ReadStoreAsync(servers[0].HubUrl, roomId, "auditor");
             var failures = new List<string>(store.Problems);
             failures.AddRange(await WaitCaughtUpAsync(clients, store.Seq));
@@ -114,34 +110,17 @@ public sealed partial class ConvergenceTests
             failures.AddRange(stops.Select((took, i) => (took, i)).Where(s => s.took >= DrainTimeout)
                 .Select(s => $"instance {s.i} took {s.took.TotalSeconds:0.0} s from SIGTERM to exit, not under the drain timeout ({DrainTimeout.TotalSeconds} s)"));
             Log($"{ledger.Count} writes, store seq {store.Seq}, {failures.Count} problem(s)");
-            Assert.True(failures.Count == 0, $"The rolling restart lost or broke something:\n{string.Join("\n", failures.Take(100))}\n{report}\n{Output(servers)}");
+            Assert.True(failures.Count == 0, $"The rolling restart lost or broke something:\n{string.Join("\n", failures.Take(100))}\n{report}\n{cluster.ServerOutput(6000)}");
         }
         catch (Exception ex) when (ex is not Xunit.Sdk.XunitException)
         {
-            Assert.Fail($"The rolling-restart test broke: {ex}\n{report}\n{Output(servers)}\n{nginx?.Diagnostics}\n"
+            Assert.Fail($"The rolling-restart test broke: {ex}\n{report}\n{cluster.ServerOutput(6000)}\n{nginx?.Diagnostics}\n"
                 + ConvergenceClientSet.JsStdErr(clients));
         }
         finally
         {
             await ConvergenceClientSet.DisposeAllAsync(clients, output);
-            if (nginx is not null)
-            {
-                await nginx.DisposeAsync();
-            }
-            foreach (var server in servers)
-            {
-                await server.DisposeAsync();
-            }
-            if (redis is not null)
-            {
-                await redis.DisposeAsync();
-            }
+            await cluster.DisposeAsync();
         }
     }
-
-    private static string Output(IEnumerable<HubServerProcess> servers, int tailChars = 6000) => string.Join("\n", servers.Select((s, i) =>
-    {
-        var text = s.Output;
-        return $"--- instance {i} output (last {tailChars} chars) ---\n{(text.Length > tailChars ? text[^tailChars..] : text)}";
-    }));
 }

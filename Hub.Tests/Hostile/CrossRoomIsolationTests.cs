@@ -22,17 +22,14 @@ public sealed class CrossRoomIsolationTests(ITestOutputHelper output) : IAsyncLi
     private const int OperationsPerWriter = 750;
     private const int InFlightPerWriter = 32;
 
-    private readonly TempDirectory _folder = new();
-    private readonly List<IAsyncDisposable> _resources = [];
-    private RedisServerProcess _redis = null!;
-    private HubServerProcess[] _servers = [];
+    private readonly HubCluster _cluster = new();
 
     public async Task InitializeAsync()
     {
-        _redis = await RedisServerProcess.StartAsync();
+        var redis = await _cluster.StartRedisAsync();
         var settings = new Dictionary<string, string>
         {
-            ["CollabHub:Redis"] = _redis.ConnectionString,
+            ["CollabHub:Redis"] = redis.ConnectionString,
             ["CollabHub:RedisPrefix"] = "hostile-isolation",
             // The writers here are trusted load generators: no rate limit may refuse them.
             ["CollabHub:Limits:Rates:WritesPerSecond"] = "1000000",
@@ -44,31 +41,14 @@ public sealed class CrossRoomIsolationTests(ITestOutputHelper output) : IAsyncLi
             ["CollabHub:Limits:Rates:UserSignalsPerSecond"] = "1000000",
             ["CollabHub:Limits:Rates:UserSignalBurst"] = "1000000",
         };
-        var database = _folder.File("collabhub.db");
         // The first migrates the schema alone; the second starts on a ready database.
-        var first = await HubServerProcess.StartAsync(database, settings);
-        _resources.Add(first);
-        var second = await HubServerProcess.StartAsync(database, settings);
-        _resources.Add(second);
-        _servers = [first, second];
+        await _cluster.StartServerAsync(settings);
+        await _cluster.StartServerAsync(settings);
     }
 
-    public async Task DisposeAsync()
-    {
-        for (var i = _resources.Count - 1; i >= 0; i--)
-        {
-            await _resources[i].DisposeAsync();
-        }
-        await _redis.DisposeAsync();
-        _folder.Dispose();
-    }
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
 
-    private async Task<HubPeer> ConnectAsync(int instance, string name)
-    {
-        var peer = await HubPeer.ConnectAsync(_servers[instance].HubUrl, name);
-        _resources.Add(peer);
-        return peer;
-    }
+    private async Task<HubPeer> ConnectAsync(int instance, string name) => _cluster.Track(await HubPeer.ConnectAsync(_cluster.Servers[instance].HubUrl, name));
 
     [Fact]
     public async Task Over_thousands_of_events_every_client_gets_every_change_of_its_rooms_and_nothing_of_other_rooms()

@@ -18,17 +18,13 @@ public sealed class FloodTests(ITestOutputHelper output) : IAsyncLifetime
     private const int CalmWrites = 150;
     private static readonly TimeSpan CalmPause = TimeSpan.FromMilliseconds(20);
 
-    private readonly TempDirectory _folder = new();
+    private readonly HubCluster _cluster = new();
     private HubServerProcess _server = null!;
 
     // Default limits: 50 writes/s per connection (burst 100), 100/s per user (burst 200).
-    public async Task InitializeAsync() => _server = await HubServerProcess.StartAsync(_folder.File("collabhub.db"));
+    public async Task InitializeAsync() => _server = await _cluster.StartServerAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _folder.Dispose();
-    }
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
 
     [Fact]
     public async Task A_client_flooding_Sets_is_rate_limited_while_a_calm_client_in_the_same_room_keeps_writing()

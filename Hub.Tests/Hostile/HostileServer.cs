@@ -10,7 +10,13 @@ namespace CollabHub.Tests.Hostile;
 /// they are cheap to reach, and checks that it survived: the process is alive, <c>/healthz</c> answers, a normal
 /// client can still join and write, and the server logged no unexpected failure.
 /// </summary>
-public sealed class HostileServer : IAsyncLifetime
+public sealed class HostileServer() : HubServerFixture(new Dictionary<string, string>
+{
+    ["CollabHub:Limits:MaxValueBytes"] = MaxValueBytes.ToString(),
+    ["CollabHub:Limits:MaxBodyBytes"] = MaxValueBytes.ToString(),
+    ["CollabHub:Limits:MaxSignalBytes"] = MaxSignalBytes.ToString(),
+    ["CollabHub:Limits:MaxBatchBytes"] = MaxValueBytes.ToString(),
+})
 {
     public const int MaxValueBytes = 4096;
     public const int MaxSignalBytes = 1024;
@@ -18,32 +24,15 @@ public sealed class HostileServer : IAsyncLifetime
     /// <summary>SignalR's MaximumReceiveMessageSize for these limits: the largest payload limit + 16 KiB.</summary>
     public const int MaxHubMessageBytes = MaxValueBytes + 16 * 1024;
 
-    private readonly TempDirectory _folder = new();
-    private HubServerProcess? _server;
     private int _names;
 
-    internal HubServerProcess Server => _server ?? throw new InvalidOperationException("The server has not started.");
-
-    public Uri HubUrl => Server.HubUrl;
-
-    public async Task InitializeAsync() => _server = await HubServerProcess.StartAsync(_folder.File("collabhub.db"), new Dictionary<string, string>
-    {
-        ["CollabHub:Limits:MaxValueBytes"] = MaxValueBytes.ToString(),
-        ["CollabHub:Limits:MaxBodyBytes"] = MaxValueBytes.ToString(),
-        ["CollabHub:Limits:MaxSignalBytes"] = MaxSignalBytes.ToString(),
-        ["CollabHub:Limits:MaxBatchBytes"] = MaxValueBytes.ToString(),
-    });
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         // After all of a class's hostile tests, the server must still be running (each test checks too).
-        var diedOnTheWay = _server is not null && !ProcessIsAlive;
-        var output = _server?.Output;
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-        _folder.Dispose();
+        var started = Cluster.Servers.Count > 0;
+        var diedOnTheWay = started && !ProcessIsAlive;
+        var output = started ? Server.Output : null;
+        await base.DisposeAsync();
         if (diedOnTheWay)
         {
             throw new InvalidOperationException($"the server process exited during the hostile tests:\n{output}");

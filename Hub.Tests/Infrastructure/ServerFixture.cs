@@ -2,27 +2,30 @@ using CollabHub.Client;
 
 namespace CollabHub.Tests.Infrastructure;
 
-/// <summary>One server process shared by a test class; each test uses its own rooms.</summary>
-public sealed class ServerFixture : IAsyncLifetime
+/// <summary>
+/// One Hub.Server shared by a test class or collection (each test uses its own rooms), started with
+/// <paramref name="settings"/> in <paramref name="environment"/>.
+/// </summary>
+public abstract class HubServerFixture(IReadOnlyDictionary<string, string> settings, string environment = "Development") : IAsyncLifetime
 {
-    private readonly TempDirectory _folder = new();
     private HubServerProcess? _server;
+
+    internal HubCluster Cluster { get; } = new();
 
     internal HubServerProcess Server => _server ?? throw new InvalidOperationException("The server has not started.");
 
-    public string DatabasePath => _folder.File("collabhub.db");
+    public Uri HubUrl => Server.HubUrl;
 
-    public async Task InitializeAsync() => _server = await HubServerProcess.StartAsync(DatabasePath, TestSettings.Small);
+    public string DatabasePath => Cluster.DatabasePath;
 
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-        _folder.Dispose();
-    }
+    public async Task InitializeAsync() => _server = await Cluster.StartServerAsync(settings, environment);
 
+    public virtual Task DisposeAsync() => Cluster.DisposeAsync().AsTask();
+}
+
+/// <summary>One server with the small test limits (<see cref="TestSettings.Small"/>) shared by a test class.</summary>
+public sealed class ServerFixture() : HubServerFixture(TestSettings.Small)
+{
     /// <summary>
     /// A started connection (<see cref="CollabConnection"/>: the wire contract as is) as <paramref name="name"/>, on
     /// <paramref name="transport"/> (null: the defaults, which negotiate).

@@ -21,13 +21,12 @@ public sealed class PipelinedWriteTests(ITestOutputHelper output) : IAsyncLifeti
     private const int KeysPerRoom = 50;
     private const int PageItems = 100;
 
-    private readonly TempDirectory _folder = new();
-    private readonly List<IAsyncDisposable> _resources = [];
+    private readonly HubCluster _cluster = new();
     private HubServerProcess _server = null!;
 
     public async Task InitializeAsync()
     {
-        _server = await HubServerProcess.StartAsync(_folder.File("collabhub.db"), new Dictionary<string, string>
+        _server = await _cluster.StartServerAsync(new Dictionary<string, string>
         {
             ["CollabHub:Limits:MaxPageItems"] = PageItems.ToString(),
             // The bucket holds most of the burst and hardly refills during it: the writes after it are refused.
@@ -37,23 +36,14 @@ public sealed class PipelinedWriteTests(ITestOutputHelper output) : IAsyncLifeti
             ["CollabHub:Limits:Rates:UserWriteBurst"] = WriteBucket.ToString(),
             ["CollabHub:Limits:MaxKeysPerRoom"] = KeysPerRoom.ToString(),
         });
-        _resources.Add(_server);
     }
 
-    public async Task DisposeAsync()
-    {
-        for (var i = _resources.Count - 1; i >= 0; i--)
-        {
-            await _resources[i].DisposeAsync();
-        }
-        _folder.Dispose();
-    }
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
 
     [Fact]
     public async Task Writes_fired_without_waiting_commit_in_send_order_through_refusals_and_a_read_after_them_sees_them()
     {
-        var client = await RawHubClient.ConnectAsync(_server.HubUrl, "burst");
-        _resources.Add(client);
+        var client = _cluster.Track(await RawHubClient.ConnectAsync(_server.HubUrl, "burst"));
         var room = TestClients.NewRoom();
         await client.InvokeAsync<JoinResult>(HubMethods.Join, new JoinRequest(room));
 
@@ -114,8 +104,7 @@ public sealed class PipelinedWriteTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task A_sync_sent_right_after_a_join_waits_for_it_instead_of_failing_not_joined()
     {
-        var client = await RawHubClient.ConnectAsync(_server.HubUrl, "eager");
-        _resources.Add(client);
+        var client = _cluster.Track(await RawHubClient.ConnectAsync(_server.HubUrl, "eager"));
         var room = TestClients.NewRoom();
 
         var join = client.Connection.InvokeAsync<JoinResult>(HubMethods.Join, new JoinRequest(room));

@@ -16,31 +16,24 @@ public sealed class PresenceScaleTests : IAsyncLifetime
 {
     private const int MaxListed = 20;
 
-    private readonly TempDirectory _folder = new();
+    private readonly HubCluster _cluster = new();
     private HubServerProcess? _server;
     private int _names;
 
     private Uri HubUrl => _server!.HubUrl;
 
-    public async Task InitializeAsync() => _server = await HubServerProcess.StartAsync(_folder.File("collabhub.db"), new Dictionary<string, string>
+    public async Task InitializeAsync() => _server = await _cluster.StartServerAsync(new Dictionary<string, string>
     {
         // Lists rooms of up to MaxListed, counts larger ones; the scale test sets its own limit below.
         ["CollabHub:Presence:MaxListed"] = MaxListed.ToString(),
     });
 
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-        _folder.Dispose();
-    }
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
 
     [Fact]
     public async Task The_presence_bytes_a_member_receives_while_others_join_grow_linearly_and_arrive_coalesced()
     {
-        await using var server = await HubServerProcess.StartAsync(_folder.File("scale.db"));
+        var server = await _cluster.StartServerAsync(database: _cluster.File("scale.db"));
 
         var hundred = await JoinBurstAsync(server.HubUrl, 100);
         var threeHundred = await JoinBurstAsync(server.HubUrl, 300);

@@ -63,19 +63,19 @@ public sealed class BackplaneOutageComparisonTests(ITestOutputHelper output)
 
     private async Task<Outcome> RunOutageScenarioAsync(string provider)
     {
-        using var folder = new TempDirectory();
-        await using var redis = await RedisServerProcess.StartAsync();
+        await using var cluster = new HubCluster();
+        var redis = await cluster.StartRedisAsync();
         var settings = new Dictionary<string, string>(TestSettings.Small)
         {
-            ["CollabHub:Redis"] = $"127.0.0.1:{redis.Port}",
+            ["CollabHub:Redis"] = redis.ConnectionString,
             ["CollabHub:RedisPrefix"] = "outage",
             ["CollabHub:Backplane:Provider"] = provider,
         };
-        await using var first = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
-        await using var second = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
-        await using var ada = await TestClients.OpenConnectionAsync(first.HubUrl, "ada");
-        await using var ann = await TestClients.OpenConnectionAsync(first.HubUrl, "ann");
-        await using var bob = await TestClients.OpenConnectionAsync(second.HubUrl, "bob");
+        var first = await cluster.StartServerAsync(settings);
+        var second = await cluster.StartServerAsync(settings);
+        var ada = await cluster.OpenConnectionAsync(first, "ada");
+        var ann = await cluster.OpenConnectionAsync(first, "ann");
+        var bob = await cluster.OpenConnectionAsync(second, "bob");
         var annEvents = new EventLog(ann);
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom("outage");

@@ -11,47 +11,31 @@ namespace CollabHub.Tests.ScaleOut;
 /// </summary>
 public sealed class ClusterTests : IAsyncLifetime
 {
-    private readonly TempDirectory _folder = new();
-    private readonly List<HubServerProcess> _servers = [];
-    private readonly List<CollabConnection> _clients = [];
-    private RedisServerProcess _redis = null!;
+    private readonly HubCluster _cluster = new();
 
-    public async Task InitializeAsync() => _redis = await RedisServerProcess.StartAsync();
+    public Task InitializeAsync() => _cluster.StartRedisAsync();
 
-    public async Task DisposeAsync()
-    {
-        foreach (var client in _clients)
-        {
-            await client.DisposeAsync();
-        }
-        foreach (var server in _servers)
-        {
-            await server.DisposeAsync();
-        }
-        await _redis.DisposeAsync();
-        _folder.Dispose();
-    }
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
 
-    private async Task<HubServerProcess> StartServerAsync(string backplaneProvider = "CollabHub")
+    /// <summary>Two instances on the one Redis, under <paramref name="backplaneProvider"/>.</summary>
+    private async Task<(HubServerProcess First, HubServerProcess Second)> StartTwoAsync(string backplaneProvider = "CollabHub")
     {
         var settings = new Dictionary<string, string>(TestSettings.Small)
         {
             ["CollabHub:Backplane:Provider"] = backplaneProvider,
-            ["CollabHub:Redis"] = $"127.0.0.1:{_redis.Port}",
+            ["CollabHub:Redis"] = _cluster.Redis.ConnectionString,
             ["CollabHub:RedisPrefix"] = "cluster-test",
             ["CollabHub:Presence:HeartbeatInterval"] = "00:00:00.500",
             ["CollabHub:Presence:InstanceExpiry"] = "00:00:02",
         };
-        var server = await HubServerProcess.StartAsync(_folder.File("collabhub.db"), settings);
-        _servers.Add(server);
-        return server;
+        return (await _cluster.StartServerAsync(settings), await _cluster.StartServerAsync(settings));
     }
 
-    private async Task<CollabConnection> ConnectAsync(HubServerProcess server, string name)
+    /// <summary>Two instances, ada connected to the first and bob to the second.</summary>
+    private async Task<(HubServerProcess First, HubServerProcess Second, CollabConnection Ada, CollabConnection Bob)> StartWithAdaAndBobAsync(string backplaneProvider = "CollabHub")
     {
-        var client = await TestClients.OpenConnectionAsync(server.HubUrl, name);
-        _clients.Add(client);
-        return client;
+        var (first, second) = await StartTwoAsync(backplaneProvider);
+        return (first, second, await _cluster.OpenConnectionAsync(first, "ada"), await _cluster.OpenConnectionAsync(second, "bob"));
     }
 
     /// <summary>Presence lives in Redis beside the backplane: the same under both providers.</summary>
@@ -60,10 +44,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [InlineData("SignalR")]
     public async Task A_change_on_one_instance_reaches_a_client_on_another_with_presence_across_both(string backplaneProvider)
     {
-        var first = await StartServerAsync(backplaneProvider);
-        var second = await StartServerAsync(backplaneProvider);
-        var ada = await ConnectAsync(first, "ada");
-        var bob = await ConnectAsync(second, "bob");
+        var (_, _, ada, bob) = await StartWithAdaAndBobAsync(backplaneProvider);
         var adaEvents = new EventLog(ada);
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
@@ -83,10 +64,13 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Two_hundred_concurrent_writes_from_two_instances_to_one_room_stay_gapless_and_exactly_once()
     {
-        var first = await StartServerAsync();
-        var second = await StartServerAsync();
-        var writers = new[] { await ConnectAsync(first, "w1"), await ConnectAsync(second, "w2"), await ConnectAsync(first, "w3"), await ConnectAsync(second, "w4") };
-        var watchers = new[] { await ConnectAsync(first, "watch1"), await ConnectAsync(second, "watch2") };
+        var (first, second) = await StartTwoAsync();
+        var writers = new[]
+        {
+            await _cluster.OpenConnectionAsync(first, "w1"), await _cluster.OpenConnectionAsync(second, "w2"),
+            await _cluster.OpenConnectionAsync(first, "w3"), await _cluster.OpenConnectionAsync(second, "w4"),
+        };
+        var watchers = new[] { await _cluster.OpenConnectionAsync(first, "watch1"), await _cluster.OpenConnectionAsync(second, "watch2") };
         var logs = watchers.Select(w => new EventLog(w)).ToArray();
         var room = TestClients.NewRoom();
         foreach (var client in writers.Concat(watchers))
@@ -114,10 +98,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Instances_keep_serving_while_Redis_is_down_and_heal_by_themselves_when_it_returns()
     {
-        var first = await StartServerAsync();
-        var second = await StartServerAsync();
-        var ada = await ConnectAsync(first, "ada");
-        var bob = await ConnectAsync(second, "bob");
+        var (first, second, ada, bob) = await StartWithAdaAndBobAsync();
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();
@@ -127,7 +108,7 @@ public sealed class ClusterTests : IAsyncLifetime
         await ada.SetAsync(room, "before", 1).Within();
         await bobEvents.WaitUntilAsync(l => l.Changes(room).Any(), "the change before the outage");
 
-        _redis.Kill();
+        _cluster.Redis.Kill();
         var duringOutage = new List<WriteResult>();
         for (var i = 0; i < 20; i++)
         {
@@ -138,7 +119,7 @@ public sealed class ClusterTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync(new Uri(first.BaseUrl, "/readyz"))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(first.BaseUrl, "/healthz"))).StatusCode);
 
-        await _redis.RestartAsync();
+        await _cluster.Redis.RestartAsync();
         await WaitUntilReadyAsync(http, first);
         await WaitUntilReadyAsync(http, second);
         var after = await ada.SetAsync(room, "after", true).Within();
@@ -167,10 +148,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [InlineData("SignalR")]
     public async Task An_instance_killed_with_SIGKILL_leaves_presence_within_the_expiry(string backplaneProvider)
     {
-        var first = await StartServerAsync(backplaneProvider);
-        var second = await StartServerAsync(backplaneProvider);
-        var ada = await ConnectAsync(first, "ada");
-        var bob = await ConnectAsync(second, "bob");
+        var (_, second, ada, bob) = await StartWithAdaAndBobAsync(backplaneProvider);
         var adaEvents = new EventLog(ada);
         var room = TestClients.NewRoom();
         await ada.JoinAsync(room).Within();

@@ -17,79 +17,35 @@ namespace CollabHub.Tests.ScaleOut;
 /// </summary>
 public sealed class LoadBalancerTests : IAsyncLifetime
 {
-    private readonly TempDirectory _folder = new();
-    private readonly List<HubServerProcess> _servers = [];
-    private readonly List<IAsyncDisposable> _clients = [];
-    private RedisServerProcess? _redis;
+    private readonly HubCluster _cluster = new();
     private NginxProcess? _nginx;
 
     private NginxProcess Nginx => _nginx!;
 
+    private IReadOnlyList<HubServerProcess> Servers => _cluster.Servers;
+
     public async Task InitializeAsync()
     {
         _ = NginxProcess.Executable; // before starting anything: a missing nginx fails at once, saying how to install it
-        _redis = await RedisServerProcess.StartAsync();
+        var redis = await _cluster.StartRedisAsync();
         var settings = new Dictionary<string, string>(TestSettings.Small)
         {
-            ["CollabHub:Redis"] = $"127.0.0.1:{_redis.Port}",
+            ["CollabHub:Redis"] = redis.ConnectionString,
             ["CollabHub:RedisPrefix"] = "lb-test",
         };
-        for (var i = 0; i < 2; i++)
-        {
-            _servers.Add(await HubServerProcess.StartAsync(_folder.File("collabhub.db"), settings));
-        }
-        _nginx = await NginxProcess.StartAsync(_servers[0].BaseUrl, _servers[1].BaseUrl);
+        var first = await _cluster.StartServerAsync(settings);
+        var second = await _cluster.StartServerAsync(settings);
+        _nginx = _cluster.Track(await NginxProcess.StartAsync(first.BaseUrl, second.BaseUrl));
     }
 
-    public async Task DisposeAsync()
-    {
-        // Every process is ended even if something before it fails to close; the first failure is reported after.
-        var failures = new List<Exception>();
-        async Task Try(Func<Task> dispose)
-        {
-            try
-            {
-                await dispose().WaitAsync(TimeSpan.FromSeconds(30));
-            }
-            catch (Exception ex)
-            {
-                failures.Add(ex);
-            }
-        }
-        foreach (var client in _clients)
-        {
-            await Try(() => client.DisposeAsync().AsTask());
-        }
-        if (_nginx is { } nginx)
-        {
-            await Try(() => nginx.DisposeAsync().AsTask());
-        }
-        foreach (var server in _servers)
-        {
-            await Try(() => server.DisposeAsync().AsTask());
-        }
-        if (_redis is { } redis)
-        {
-            await Try(() => redis.DisposeAsync().AsTask());
-        }
-        _folder.Dispose();
-        if (failures.Count > 0)
-        {
-            throw new AggregateException("Cleaning up the load-balancer test failed", failures);
-        }
-    }
+    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
 
     [Fact]
     public async Task WebSockets_without_negotiation_spread_over_both_instances_share_changes_and_fail_over_when_one_stops()
     {
         var room = TestClients.NewRoom("lb");
         // The test kit's .NET client: a WebSocket straight to the hub URL, negotiation skipped.
-        var connect = async (string name) =>
-        {
-            var client = await TestClients.ConnectAsync(Nginx.HubUrl, name, ClientTransport.DirectWebSockets);
-            _clients.Add(client);
-            return client;
-        };
+        var connect = (string name) => _cluster.ConnectClientAsync(Nginx.HubUrl, name, ClientTransport.DirectWebSockets);
         var names = Enumerable.Range(0, 6).Select(i => $"user{i}").ToArray();
         var clients = new[] { await connect(names[0]) }.ToList();
         foreach (var name in names.Skip(1))
@@ -113,8 +69,8 @@ public sealed class LoadBalancerTests : IAsyncLifetime
 
         // Which instance was each client on? Stop the first one: nginx logs the WebSockets it served as they close
         // (with the instance's address), and the clients of the other instance keep working.
-        await _servers[0].StopAsync();
-        var onStopped = await ClosedWebSocketsAsync(_servers[0].BaseUrl, names);
+        await Servers[0].StopAsync();
+        var onStopped = await ClosedWebSocketsAsync(Servers[0].BaseUrl, names);
         var survivors = clients.Where((_, i) => !onStopped.Contains(names[i])).ToList();
         Assert.True(onStopped.Count > 0 && survivors.Count > 0,
             $"6 clients through nginx should be spread over both instances; {onStopped.Count} were on the stopped one.\n{Nginx.Diagnostics}");
@@ -143,7 +99,7 @@ public sealed class LoadBalancerTests : IAsyncLifetime
     public async Task SDK_clients_on_Long_Polling_negotiate_through_nginx_stay_on_their_instance_and_converge_after_a_network_cut()
     {
         var roomId = TestClients.NewRoom("lp-sdk");
-        var instances = _servers.Select(server => $"upstream={server.BaseUrl.Host}:{server.BaseUrl.Port}").ToArray();
+        var instances = Servers.Select(server => $"upstream={server.BaseUrl.Host}:{server.BaseUrl.Port}").ToArray();
 
         // The example's sticky upstream hashes the client's address. Each client reaches nginx from its own loopback
         // address, through its own TCP proxy (the cable the test cuts), until both instances have clients.
@@ -152,17 +108,16 @@ public sealed class LoadBalancerTests : IAsyncLifetime
         {
             Assert.True(n < 40, $"38 client addresses all went to one instance\n{Nginx.Diagnostics}");
             var address = IPAddress.Parse($"127.0.0.{n}");
-            var proxy = TcpProxy.Start(Nginx.BaseUrl, address);
-            var client = SdkTestKit.NewClient(proxy.Url(Nginx.HubUrl), $"lp{n}", transport: ClientTransport.LongPolling);
-            _clients.Add(client);
-            _clients.Add(proxy);
+            // The proxy is added first, so the client ends before its cable.
+            var proxy = _cluster.Track(TcpProxy.Start(Nginx.BaseUrl, address));
+            var client = _cluster.Track(SdkTestKit.NewClient(proxy.Url(Nginx.HubUrl), $"lp{n}", transport: ClientTransport.LongPolling));
             var log = new ClientLog(client);
             await client.StartAsync().Within();
             var room = await client.JoinAsync(roomId).Within();
             var instance = RequestsFrom(address).Select(line => instances.FirstOrDefault(line.EndsWith)).First(i => i is not null)!;
             clients.Add(new LongPollingClient(address, proxy, client, log, room, new RoomEvents(room), instance));
         }
-        await using var reader = await TestClients.OpenConnectionAsync(_servers[0].HubUrl, "reader");
+        await using var reader = await TestClients.OpenConnectionAsync(Servers[0].HubUrl, "reader");
         await reader.JoinAsync(roomId).Within();
 
         // Changes cross between the instances through Redis.
@@ -249,8 +204,8 @@ public sealed class LoadBalancerTests : IAsyncLifetime
         using var http = new HttpClient { Timeout = TestClients.Timeout };
 
         // Why stickiness: a connection token is known only to the instance that issued it.
-        var token = await NegotiateAsync(http, _servers[0].BaseUrl, "direct");
-        var elsewhere = await http.GetAsync(new Uri(_servers[1].BaseUrl, $"/hubs/collab?id={token}&name=direct"));
+        var token = await NegotiateAsync(http, Servers[0].BaseUrl, "direct");
+        var elsewhere = await http.GetAsync(new Uri(Servers[1].BaseUrl, $"/hubs/collab?id={token}&name=direct"));
         Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
 
         // Through nginx, negotiate and every request with ?id= go to the same instance: long polling works, each time.

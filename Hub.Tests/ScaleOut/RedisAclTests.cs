@@ -16,8 +16,8 @@ public sealed class RedisAclTests
         var documented = File.ReadAllLines(Path.Combine(RepoPaths.Root, "docs", "operations.md"))
             .Select(line => line.Trim())
             .Single(line => line.StartsWith("user collabhub on ", StringComparison.Ordinal))["user ".Length..];
-        using var folder = new TempDirectory();
-        await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings { AclUsers = [documented], RequirePass = "admin" });
+        await using var cluster = new HubCluster();
+        var redis = await cluster.StartRedisAsync(new RedisServerSettings { AclUsers = [documented], RequirePass = "admin" });
         var settings = new Dictionary<string, string>(TestSettings.Small)
         {
             ["CollabHub:Redis"] = $"127.0.0.1:{redis.Port},user=collabhub,password=change-me",
@@ -25,10 +25,10 @@ public sealed class RedisAclTests
             // The status figures each instance writes to Redis every heartbeat, soon enough to be read below.
             ["CollabHub:Presence:HeartbeatInterval"] = "00:00:01",
         };
-        await using var first = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
-        await using var second = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
-        await using var ada = await TestClients.OpenConnectionAsync(first.HubUrl, "ada");
-        await using var bob = await TestClients.OpenConnectionAsync(second.HubUrl, "bob");
+        var first = await cluster.StartServerAsync(settings);
+        var second = await cluster.StartServerAsync(settings);
+        var ada = await cluster.OpenConnectionAsync(first, "ada");
+        var bob = await cluster.OpenConnectionAsync(second, "bob");
         var bobEvents = new EventLog(bob);
         var room = TestClients.NewRoom();
 

@@ -10,11 +10,11 @@ namespace CollabHub.Tests.Security;
 /// </summary>
 internal sealed class PrivateProductionServer : IAsyncDisposable
 {
-    private readonly TempDirectory _folder;
+    private readonly HubCluster _cluster;
 
-    private PrivateProductionServer(TempDirectory folder, HubServerProcess server, byte[] key)
+    private PrivateProductionServer(HubCluster cluster, HubServerProcess server, byte[] key)
     {
-        _folder = folder;
+        _cluster = cluster;
         Server = server;
         Key = key;
     }
@@ -25,11 +25,11 @@ internal sealed class PrivateProductionServer : IAsyncDisposable
 
     public Uri HubUrl => Server.HubUrl;
 
-    public string DatabasePath => _folder.File("collabhub.db");
+    public string DatabasePath => _cluster.DatabasePath;
 
     public static async Task<PrivateProductionServer> StartAsync(IReadOnlyDictionary<string, string>? settings = null)
     {
-        var folder = new TempDirectory();
+        var cluster = new HubCluster();
         var key = RandomNumberGenerator.GetBytes(48);
         var all = new Dictionary<string, string>
         {
@@ -44,11 +44,11 @@ internal sealed class PrivateProductionServer : IAsyncDisposable
         }
         try
         {
-            return new PrivateProductionServer(folder, await HubServerProcess.StartAsync(folder.File("collabhub.db"), all, environment: "Production"), key);
+            return new PrivateProductionServer(cluster, await cluster.StartServerAsync(all, environment: "Production"), key);
         }
         catch
         {
-            folder.Dispose();
+            await cluster.DisposeAsync();
             throw;
         }
     }
@@ -69,11 +69,7 @@ internal sealed class PrivateProductionServer : IAsyncDisposable
     public Uri WebSocketUrl(string token, string? query = null) =>
         new($"ws://{HubUrl.Authority}{HubUrl.AbsolutePath}?{(query is null ? "" : query + "&")}access_token={Uri.EscapeDataString(token)}");
 
-    public async ValueTask DisposeAsync()
-    {
-        await Server.DisposeAsync();
-        _folder.Dispose();
-    }
+    public ValueTask DisposeAsync() => _cluster.DisposeAsync();
 }
 
 /// <summary>

@@ -78,8 +78,8 @@ public sealed class StatusPageTests(ITestOutputHelper output)
         var browserFolder = Path.Combine(RepoPaths.Root, "Hub.Tests", "browser");
         Assert.True(File.Exists(Path.Combine(browserFolder, "node_modules", "playwright-core", "package.json")),
             "playwright-core is not installed in Hub.Tests/browser: run ./test.sh, or `npm ci` there.");
-        await using var redis = await RedisServerProcess.StartAsync();
-        using var folder = new TempDirectory();
+        await using var cluster = new HubCluster();
+        var redis = await cluster.StartRedisAsync();
         var settings = new Dictionary<string, string>
         {
             ["CollabHub:Redis"] = redis.ConnectionString,
@@ -89,8 +89,8 @@ public sealed class StatusPageTests(ITestOutputHelper output)
             ["CollabHub:Limits:Rates:SignalBurst"] = "2",
             ["CollabHub:Limits:Rates:SignalsPerSecond"] = "1",
         };
-        await using var first = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
-        await using var second = await HubServerProcess.StartAsync(folder.File("collabhub.db"), settings);
+        var first = await cluster.StartServerAsync(settings);
+        var second = await cluster.StartServerAsync(settings);
         var room = TestClients.NewRoom("busy");
         await using var writer = await ConnectAsync(first, "writer", room);
         await using var reader = await ConnectAsync(second, "reader", room);

@@ -70,7 +70,7 @@ async function start(cmd) {
     skipNegotiation: !!cmd.skipNegotiation,
     reconnect: { baseDelayMs: cmd.baseDelayMs ?? 100, maxDelayMs: cmd.maxDelayMs ?? 1000 },
     maxMessages: 1_000_000,
-    maxQueue: 100_000,
+    maxQueuedWrites: 100_000,
   });
   client.on("state", state => {
     states.push(state);

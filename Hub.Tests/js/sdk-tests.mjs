@@ -143,7 +143,7 @@ test("bad arguments give clear errors", { timeout: TEST_TIMEOUT }, async () => {
   assert.throws(() => new CollabClient(), /options object/);
   assert.throws(() => new CollabClient({ signalR }), /option url/);
   assert.throws(() => new CollabClient({ url: hubUrl, signalR: {} }), /no SignalR library/);
-  assert.throws(() => new CollabClient({ url: hubUrl, signalR, maxQueue: 0 }), /maxQueue/);
+  assert.throws(() => new CollabClient({ url: hubUrl, signalR, maxQueuedWrites: 0 }), /maxQueuedWrites/);
   assert.throws(() => new CollabClient({ url: hubUrl, signalR, name: "" }), /name/);
 
   const idle = makeClient("ada");
@@ -833,9 +833,9 @@ test("a send that fails in the transport (socket closing, SignalR still 'Connect
   await waitFor(() => a.seq === 1, "ada at 1");
 });
 
-test("queue_full: a write beyond maxQueue fails at once", { timeout: TEST_TIMEOUT }, async () => {
+test("queue_full: a write beyond maxQueuedWrites fails at once", { timeout: TEST_TIMEOUT }, async () => {
   const id = roomId("full");
-  const { proxy, client: ada } = await proxiedClient("ada", { maxQueue: 3 });
+  const { proxy, client: ada } = await proxiedClient("ada", { maxQueuedWrites: 3 });
   await ada.start();
   const a = await ada.join(id);
   proxy.block();

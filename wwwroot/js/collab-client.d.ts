@@ -262,7 +262,7 @@ export interface CollabClientOptions {
   /** Messages kept per room, the most recent by seq. Default 1000. */
   maxMessages?: number;
   /** Writes waiting for an answer, over all rooms. Default 1000; beyond it a write fails with code "queue_full". */
-  maxQueue?: number;
+  maxQueuedWrites?: number;
   /** Writes sent without an answer yet, at most (pipelining window). Default 100. */
   maxInFlight?: number;
   /**

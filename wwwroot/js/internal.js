@@ -1,5 +1,5 @@
 // Helpers shared by the modules of the CollabHub JS SDK (not part of its public API): events, argument checks,
-// backoff, sizes. Part of collab-client.js.
+// backoff, and the room's interface to the client's other parts. Part of collab-client.js.
 
 import { ROOM_ID_PATTERN as ROOM_ID } from "./protocol.js";
 import { argumentError } from "./errors.js";
@@ -50,10 +50,6 @@ export class Emitter {
       handler(...args);
     });
     return remove;
-  }
-
-  _hasHandlers(event) {
-    return (this.#handlers.get(event)?.size ?? 0) > 0;
   }
 
   _emit(event, ...args) {
@@ -240,35 +236,25 @@ export function checkOps(ops) {
   });
 }
 
-export const encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
-
-/** The UTF-8 size of a string (exact when TextEncoder exists; an upper bound otherwise). */
-export function utf8Bytes(text) {
-  if (text.length * 3 <= 1024 || !encoder) {
-    return text.length * 3;
-  }
-  return encoder.encode(text).length;
-}
-
-/** Fails a call whose SignalR frame would be larger than the server takes (the server would close the connection). */
-export function checkFrame(client, method, request) {
-  const limit = client._maxMessageBytes;
-  if (!limit) {
-    return;
-  }
-  const text = JSON.stringify(request);
-  if (text.length + 120 <= limit / 3) {
-    return;
-  }
-  const bytes = utf8Bytes(text) + 120; // + the invocation envelope
-  if (bytes > limit) {
-    throw argumentError("too_large",
-      `the ${method} message would be about ${bytes} bytes, more than maxMessageBytes (${limit}); the server would close the connection`);
-  }
-}
-
 /** A promise that the platform does not report as unhandled when it rejects; awaiting it still throws. */
 export function handled(promise) {
   promise.catch(() => {});
   return promise;
 }
+
+/**
+ * The members of CollabRoom (room.js) that the client's other parts use: the client, its connection loop and its
+ * write queue. Keyed by these symbols, they are not part of the room's public API, and the room's state stays its own.
+ */
+export const RoomInternal = Object.freeze({
+  appJoined: Symbol("appJoined"),
+  appJoin: Symbol("appJoin"),
+  needsJoin: Symbol("needsJoin"),
+  join: Symbol("join"),
+  receive: Symbol("receive"),
+  disconnected: Symbol("disconnected"),
+  abandonJoin: Symbol("abandonJoin"),
+  writeQueued: Symbol("writeQueued"),
+  writeAnswered: Symbol("writeAnswered"),
+  writeSettled: Symbol("writeSettled"),
+});
