@@ -50,6 +50,14 @@ internal sealed class QueuedWrite
 
     public bool Silent => WriteDone is null && PostDone is null && BatchDone is null;
 
+    /// <summary>Ends the app's wait, whichever kind of write this is, with <paramref name="error"/>.</summary>
+    public void Fail(Exception error)
+    {
+        WriteDone?.TrySetException(error);
+        PostDone?.TrySetException(error);
+        BatchDone?.TrySetException(error);
+    }
+
     /// <summary>Its place in the queue while it is queued; null once it was answered.</summary>
     public LinkedListNode<QueuedWrite>? Node { get; set; }
 

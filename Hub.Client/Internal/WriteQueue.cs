@@ -243,8 +243,7 @@ internal sealed class WriteQueue
         }
         foreach (var write in unanswered)
         {
-            write.WriteDone?.TrySetException(disposed);
-            write.PostDone?.TrySetException(disposed);
+            write.Fail(disposed);
         }
     }
 
@@ -592,9 +591,7 @@ internal sealed class WriteQueue
         {
             Log.LoadedWriteFailed(_logger, write.MutationId, write.Room.RoomId, error.Code, error);
         }
-        write.WriteDone?.TrySetException(error);
-        write.PostDone?.TrySetException(error);
-        write.BatchDone?.TrySetException(error);
+        write.Fail(error);
         AfterRemoval(write.Room);
         RaiseSettled(write, null, error);
     }

@@ -41,6 +41,23 @@ public sealed class BatchSdkTests(ServerFixture fixture) : IClassFixture<ServerF
     }
 
     [Fact]
+    public async Task Disposing_the_client_ends_every_unanswered_write_a_batch_too_with_ObjectDisposedException()
+    {
+        var ada = SdkTestKit.NewClient(fixture.Server.HubUrl, "ada");
+        // Never started: every write waits in the queue.
+        var room = ada.OpenRoom(TestClients.NewRoom());
+        var set = room.SetAsync("k", 1);
+        var post = room.PostAsync(J("hello"));
+        var batch = room.BatchAsync(Move(1, 2));
+
+        await ada.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => set.Within());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => post.Within());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => batch.Within());
+    }
+
+    [Fact]
     public async Task A_batch_queued_offline_goes_once_after_the_reconnect_and_a_conflicting_one_rolls_every_key_back()
     {
         var proxy = TcpProxy.Start(fixture.Server.BaseUrl);
