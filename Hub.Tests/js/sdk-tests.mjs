@@ -175,6 +175,19 @@ test("bad arguments give clear errors", { timeout: TEST_TIMEOUT }, async () => {
   assert.equal(small.pending, 0);
   assert.equal(small.state, "connected");
 
+  // A value larger than maxValueBytes (the server's MaxValueBytes; .NET's option of that name) fails at once and is
+  // not queued: a set's value, a post's body, any value of a batch.
+  const strict = makeClient("ada", { maxValueBytes: 100 });
+  await strict.start();
+  const strictRoom = await strict.join(room.roomId);
+  await assert.rejects(strictRoom.set("big", "é".repeat(60)), { code: "too_large" });
+  await assert.rejects(strictRoom.post({ text: "x".repeat(200) }), { code: "too_large" });
+  await assert.rejects(strictRoom.batch([{ op: "set", key: "a", value: 1 }, { op: "set", key: "b", value: "x".repeat(200) }]), { code: "too_large" });
+  assert.equal(strictRoom.get("a"), undefined);
+  assert.equal((await strictRoom.set("fits", "é".repeat(40))).applied, true);
+  assert.equal(strict.pending, 0);
+  assert.throws(() => new CollabClient({ url: hubUrl, signalR, maxValueBytes: 0 }), /maxValueBytes/);
+
   // The server's own refusals are permanent errors with the code: a key with a control character.
   await assert.rejects(room.set("bad\u0001key", 1), err => err instanceof CollabHubError && err.code === "invalid_key"
     && err.message.startsWith("invalid_key:"));

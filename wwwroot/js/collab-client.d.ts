@@ -266,6 +266,12 @@ export interface CollabClientOptions {
   /** Writes sent without an answer yet, at most (pipelining window). Default 100. */
   maxInFlight?: number;
   /**
+   * The largest value (a set's value, a post's body, each value of a batch) in bytes of JSON, as the server's
+   * CollabHub:Limits:MaxValueBytes (and MaxBodyBytes). A larger one fails at once with code "too_large" and is not
+   * queued. Raise it with the server's limits. Default 65536, as the .NET SDK's MaxValueBytes.
+   */
+  maxValueBytes?: number;
+  /**
    * The largest SignalR message the server takes (its MaxHubMessageBytes: 81920 with the default limits). A write or
    * signal whose message would be larger fails at once with code "too_large" instead of being sent: the server would
    * close the connection without an answer, and a queued write would be resent after every reconnect. Raise it with

@@ -5,19 +5,9 @@
 
 import { HubEvents } from "./protocol.js";
 import { CollabHubError, argumentError, isServerError } from "./errors.js";
-import { backoff, positiveInteger, nonNegativeNumber, handled } from "./internal.js";
+import { backoff, positiveInteger, nonNegativeNumber, handled, utf8Bytes } from "./internal.js";
 
 const STATES = Object.freeze({ connecting: "connecting", connected: "connected", reconnecting: "reconnecting", disconnected: "disconnected" });
-
-const encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
-
-/** The UTF-8 size of a string (exact when TextEncoder exists; an upper bound otherwise). */
-function utf8Bytes(text) {
-  if (text.length * 3 <= 1024 || !encoder) {
-    return text.length * 3;
-  }
-  return encoder.encode(text).length;
-}
 
 export class Connection {
   #emit;

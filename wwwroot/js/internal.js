@@ -236,6 +236,13 @@ export function checkOps(ops) {
   });
 }
 
+const encoder = typeof TextEncoder === "function" ? new TextEncoder() : null;
+
+/** The UTF-8 size of a string (exact when TextEncoder exists; an upper bound otherwise). Callers first rule out the short. */
+export function utf8Bytes(text) {
+  return encoder ? encoder.encode(text).length : text.length * 3;
+}
+
 /** A promise that the platform does not report as unhandled when it rejects; awaiting it still throws. */
 export function handled(promise) {
   promise.catch(() => {});

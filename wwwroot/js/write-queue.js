@@ -4,8 +4,8 @@
 // write of the same key) and persists them. Part of collab-client.js, which wires it to the connection and the rooms.
 
 import { ErrorCodes, HubMethods, TEMPORARY_CODES as TEMPORARY } from "./protocol.js";
-import { CollabHubError, parseHubError, hubError } from "./errors.js";
-import { RoomInternal, newMutationId, backoff, positiveInteger, defaultStorage, handled } from "./internal.js";
+import { CollabHubError, parseHubError, hubError, argumentError } from "./errors.js";
+import { RoomInternal, newMutationId, backoff, positiveInteger, defaultStorage, handled, utf8Bytes } from "./internal.js";
 
 /** How long the write window stays at one after a temporary refusal. */
 const THROTTLE_MS = 1_000;
@@ -83,6 +83,7 @@ export class WriteQueue {
   #storageKey;
   #storage;
   #maxQueuedWrites;
+  #maxValueBytes;
   #maxInFlight;
   #items = [];
   #inFlight = 0;
@@ -92,7 +93,7 @@ export class WriteQueue {
 
   /**
    * Restores a stored queue (with storageKey) at once.
-   * @param {object} options the client's options; this reads optimistic, storageKey, storage, maxQueuedWrites, maxInFlight
+   * @param {object} options the client's options; this reads optimistic, storageKey, storage, maxQueuedWrites, maxInFlight, maxValueBytes
    * @param {object} parts the client's parts: the connection (connection.js) and the rooms (room.js's RoomSet)
    * @param {(event: string, ...args: unknown[]) => void} emit the client's events ("pending", "settled", "error")
    */
@@ -108,6 +109,7 @@ export class WriteQueue {
     this.#emit = emit;
     this.#maxQueuedWrites = positiveInteger(options.maxQueuedWrites, "maxQueuedWrites", 1000);
     this.#maxInFlight = positiveInteger(options.maxInFlight, "maxInFlight", 100);
+    this.#maxValueBytes = positiveInteger(options.maxValueBytes, "maxValueBytes", 65_536);
     this.#optimistic = options.optimistic ?? true;
     this.#storageKey = options.storageKey ?? null;
     this.#storage = this.#storageKey ? (options.storage ?? defaultStorage()) : null;
@@ -127,6 +129,7 @@ export class WriteQueue {
     let request;
     try {
       request = describe();
+      this.#checkValues(request);
       if (this.#items.length >= this.#maxQueuedWrites) {
         throw new CollabHubError(ErrorCodes.QueueFull, `CollabClient: the write queue is full (${this.#maxQueuedWrites} writes waiting)`);
       }
@@ -145,6 +148,19 @@ export class WriteQueue {
     });
     this.#enqueue(item);
     return handled(promise);
+  }
+
+  /** Fails a value or body larger than the server takes (maxValueBytes), as the .NET SDK does, before it is queued. */
+  #checkValues(request) {
+    const values = request.op === HubMethods.Batch ? request.ops.filter(o => o.value !== undefined).map(o => o.value)
+      : request.op === HubMethods.Post ? [request.body]
+        : request.value === undefined ? [] : [request.value];
+    for (const value of values) {
+      const text = JSON.stringify(value);
+      if (text.length * 3 > this.#maxValueBytes && utf8Bytes(text) > this.#maxValueBytes) {
+        throw argumentError(ErrorCodes.TooLarge, `a value is larger than ${this.#maxValueBytes} bytes of JSON (maxValueBytes)`);
+      }
+    }
   }
 
   /** Rejects every queued write with `cancelled` (client.discardPending). */
