@@ -13,6 +13,12 @@ internal sealed partial class ConnectionDrain(DrainState state, IOptions<CollabH
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>
+    /// SignalR writes a call's answer after the hub filters return, so a call counted as finished may still be waiting
+    /// for its connection's output (behind a Changed event being written, say); the close message must not overtake it.
+    /// </summary>
+    private static readonly TimeSpan AnswerGrace = TimeSpan.FromMilliseconds(100);
+
     public async Task RunAsync()
     {
         if (!state.Begin())
@@ -24,6 +30,10 @@ internal sealed partial class ConnectionDrain(DrainState state, IOptions<CollabH
         Log.Started(logger, state.Calls, state.Connections, options.Value.Shutdown.DrainTimeout);
         await WaitUntilAsync(() => state.Calls == 0, limit - clock.Elapsed);
         var unanswered = state.Calls;
+        if (unanswered == 0 && limit - clock.Elapsed > AnswerGrace)
+        {
+            await Task.Delay(AnswerGrace);
+        }
         state.CloseAll();
         await WaitUntilAsync(() => state.Connections == 0, limit - clock.Elapsed);
         Log.Ended(logger, clock.Elapsed.TotalMilliseconds, unanswered, state.Connections);
