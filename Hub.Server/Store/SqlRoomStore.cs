@@ -305,7 +305,8 @@ internal sealed partial class SqlRoomStore(
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await db.Database.OpenConnectionAsync(cancellationToken);
         // One statement needs no transaction: a room never written and an up-to-date rejoin (a reconnect storm) end here.
-        if (EmptyPage(read, await ReadRoomSeqAsync(db, read.RoomId, cancellationToken)) is { } empty)
+        var seen = await ReadRoomSeqAsync(db, read.RoomId, cancellationToken);
+        if (EmptyPage(read, seen, IsDelta(read, seen)) is { } empty)
         {
             return empty;
         }
@@ -313,8 +314,9 @@ internal sealed partial class SqlRoomStore(
         await using var transaction = await dialect.BeginSnapshotAsync(db, cancellationToken);
         // Read again in the snapshot, so the seq and the page's rows are of one moment.
         var room = await ReadRoomSeqAsync(db, read.RoomId, cancellationToken);
-        var page = EmptyPage(read, room)
-            ?? (IsDelta(read, room)
+        var delta = IsDelta(read, room);
+        var page = EmptyPage(read, room, delta)
+            ?? (delta
                 ? await ReadDeltaAsync(db, read, read.SinceSeq!.Value, room.Seq, cancellationToken)
                 : await ReadFullAsync(db, read, room.Seq, cancellationToken));
         await transaction.CommitAsync(cancellationToken);
@@ -329,11 +331,8 @@ internal sealed partial class SqlRoomStore(
     /// The answer when there is nothing to read: every write takes a seq, so nothing lies past the room's seq, and a
     /// client already there (or a room never written) needs no query beyond the seq's.
     /// </summary>
-    private static RoomPage? EmptyPage(RoomRead read, (long Seq, long PurgedSeq) room)
-    {
-        var delta = IsDelta(read, room);
-        return (delta ? read.SinceSeq!.Value : 0) == room.Seq ? new RoomPage(room.Seq, room.Seq, !delta, [], [], false) : null;
-    }
+    private static RoomPage? EmptyPage(RoomRead read, (long Seq, long PurgedSeq) room, bool delta) =>
+        (delta ? read.SinceSeq!.Value : 0) == room.Seq ? new RoomPage(room.Seq, room.Seq, !delta, [], [], false) : null;
 
     /// <summary>
     /// The room's seq and purged seq (zeros for a room never written), read with a plain command: every join and
