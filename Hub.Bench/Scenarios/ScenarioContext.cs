@@ -14,6 +14,13 @@ internal sealed class ScenarioContext(DeploymentPool deployments, bool quick)
     /// <summary>How long each measured run lasts.</summary>
     public TimeSpan Duration => quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a freshly started system is loaded, untimed, before a throughput case measures it. .NET compiles
+    /// code in tiers: on this machine a CollabHub instance needs about 100,000 writes (10 s) before its optimised code
+    /// is in place and its write rate stops rising, 2-3× above where it starts (docs/performance.md, "Warm-up").
+    /// </summary>
+    public TimeSpan WarmUp => quick ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(10);
+
     /// <summary>A pause for things to settle (subscriptions, presence sends, memory): shorter in a quick run.</summary>
     public TimeSpan Settle(double seconds) => TimeSpan.FromSeconds(quick ? Math.Min(seconds, 0.3) : seconds);
 
