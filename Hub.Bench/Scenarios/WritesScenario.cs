@@ -23,6 +23,7 @@ internal sealed class WritesScenario : IScenario
         foreach (var system in new[] { SystemSpec.CollabHub, SystemSpec.CollabHubPostgres, SystemSpec.BareSignalR })
         {
             await using var deployment = await context.StartAsync(system);
+            await WarmUpAsync(context, deployment);
             foreach (var rooms in roomCounts)
             {
                 await using var writers = new ClientSet();
@@ -41,17 +42,51 @@ internal sealed class WritesScenario : IScenario
         return new ScenarioResult(rows, [Chart(rows, 1), .. roomCounts.Length > 1 ? [Chart(rows, 100)] : Array.Empty<(string, SvgChart)>()]);
     }
 
+    /// <summary>
+    /// Untimed writes for <see cref="ScenarioContext.WarmUp"/> from <see cref="WarmUpWriters"/> writers of their own, so
+    /// that the first case (one writer) measures a system whose code is compiled to its final tier, as the later ones do.
+    /// </summary>
+    private static async Task WarmUpAsync(ScenarioContext context, Deployment deployment)
+    {
+        context.Say($"{deployment.System.Name}: warming up for {context.WarmUp.TotalSeconds:0.#} s");
+        await using var writers = new ClientSet();
+        await writers.ConnectAsync(deployment, 0, WarmUpWriters, i => new ClientPlan($"warm-up{i}", "warm-up0"), null, TimeSpan.FromMinutes(1), context.Say);
+        await WriteAsync(writers, WarmUpWriters, 1, "warm-up", context.WarmUp, new LatencyHistogram());
+    }
+
+    private const int WarmUpWriters = 16;
+
     private async Task<ResultRow> MeasureAsync(ScenarioContext context, Deployment deployment, ClientSet writers, int rooms, string label, int count)
     {
         var latency = new LatencyHistogram();
-        long acked = 0, failed = 0;
         await using var window = ResourceWindow.Start(deployment.Meter);
+        var clock = Stopwatch.StartNew();
+        var (acked, failed) = await WriteAsync(writers, count, rooms, "writes", context.Duration, latency);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var resources = await window.StopAsync();
+        return new ResultRow(Name, label, deployment.System.Name, acked / elapsed, "writes/s",
+            latency.PercentileMs(50), latency.PercentileMs(95), latency.PercentileMs(99), resources)
+        {
+            Extra = [new("failed", failed.ToString("#,0"))],
+            ChartX = count,
+            ChartValues = { ["rooms"] = rooms },
+            Incomplete = failed > 0,
+        };
+    }
+
+    /// <summary>
+    /// The first <paramref name="count"/> writers each send their next Set to room <c>{roomPrefix}{i mod rooms}</c> when
+    /// the last is answered, for <paramref name="duration"/>; returns the writes answered and those that failed.
+    /// </summary>
+    private static async Task<(long Acked, long Failed)> WriteAsync(ClientSet writers, int count, int rooms, string roomPrefix, TimeSpan duration, LatencyHistogram latency)
+    {
+        long acked = 0, failed = 0;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(writers.Numbered.Where(w => w.Key < count).Select(w => Task.Run(async () =>
         {
             var (i, client) = (w.Key, w.Value);
-            var room = $"writes{i % rooms}";
-            for (var n = 0; clock.Elapsed < context.Duration; n++)
+            var room = $"{roomPrefix}{i % rooms}";
+            for (var n = 0; clock.Elapsed < duration; n++)
             {
                 var value = BenchValue.Now();
                 try
@@ -67,16 +102,7 @@ internal sealed class WritesScenario : IScenario
                 }
             }
         })));
-        var elapsed = clock.Elapsed.TotalSeconds;
-        var resources = await window.StopAsync();
-        return new ResultRow(Name, label, deployment.System.Name, acked / elapsed, "writes/s",
-            latency.PercentileMs(50), latency.PercentileMs(95), latency.PercentileMs(99), resources)
-        {
-            Extra = [new("failed", failed.ToString("#,0"))],
-            ChartX = count,
-            ChartValues = { ["rooms"] = rooms },
-            Incomplete = failed > 0,
-        };
+        return (acked, failed);
     }
 
     private static (string, SvgChart) Chart(List<ResultRow> rows, int rooms)
