@@ -2,6 +2,7 @@ using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using CollabHub.Server.Store;
 using CollabHub.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 
 namespace CollabHub.Tests;
 
@@ -9,6 +10,34 @@ namespace CollabHub.Tests;
 public sealed class SqliteStoreTests : StoreTests
 {
     private protected override Task<StoreDatabase> NewDatabaseAsync() => Task.FromResult(StoreDatabase.Sqlite());
+
+    [Theory]
+    [InlineData(null, 2L)]
+    [InlineData(SqliteDurability.Full, 2L)]
+    [InlineData(SqliteDurability.Normal, 1L)]
+    public async Task Every_connection_of_the_store_runs_at_the_configured_durability(SqliteDurability? durability, long synchronous)
+    {
+        await using var harness = await StoreHarness.CreateAsync(StoreDatabase.Sqlite(), o =>
+        {
+            if (durability is { } chosen)
+            {
+                o.Store.SqliteDurability = chosen;
+            }
+        });
+        Assert.True((await harness.SetAsync("r", "a", "1")).Write!.Applied);
+
+        // Two connections open at once, so the second is not the pooled first one again.
+        await using var first = await harness.Contexts.CreateDbContextAsync();
+        await using var second = await harness.Contexts.CreateDbContextAsync();
+        foreach (var db in new[] { first, second })
+        {
+            await db.Database.OpenConnectionAsync();
+            await using var command = db.Database.GetDbConnection().CreateCommand();
+            command.CommandText = "PRAGMA synchronous;";
+            Assert.Equal(synchronous, Convert.ToInt64(await command.ExecuteScalarAsync()));
+        }
+        Assert.Single((await harness.Store.ReadAsync(new RoomRead("r", null, 100, 1 << 20, 0, null), CancellationToken.None)).Entries);
+    }
 }
 
 /// <summary>

@@ -279,6 +279,21 @@ public enum StoreProvider
     Postgres,
 }
 
+/// <summary>
+/// How SQLite makes a commit durable (its <c>synchronous</c> pragma, in WAL mode): what an acknowledged write survives.
+/// </summary>
+public enum SqliteDurability
+{
+    /// <summary>Each commit is flushed to disk (fsync) before it is acknowledged: it survives a crash of the process, the OS or the power.</summary>
+    Full,
+
+    /// <summary>
+    /// Commits reach the OS at once and disk at each WAL checkpoint: an acknowledged write survives a crash of the
+    /// process, but the last ones before a crash of the OS or a power loss may be lost (never half of one).
+    /// </summary>
+    Normal,
+}
+
 public sealed class StoreOptions
 {
     /// <summary>Which database holds the store. Default <c>Sqlite</c>.</summary>
@@ -291,6 +306,13 @@ public sealed class StoreOptions
     /// <summary>How long a SQLite connection waits for another writer (another process) before failing. Default 30 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// SQLite only: what an acknowledged write survives (<see cref="SqliteDurability"/>). Default <c>Full</c>, the
+    /// promise of docs/protocol.md; <c>Normal</c> trades the last commits before an OS crash for fewer fsyncs.
+    /// </summary>
+    [EnumDataType(typeof(SqliteDurability))]
+    public SqliteDurability SqliteDurability { get; set; } = SqliteDurability.Full;
 
     /// <summary>How long records of applied mutation ids are kept for exactly-once retries. Default 7 days.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]

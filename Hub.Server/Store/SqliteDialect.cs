@@ -1,7 +1,9 @@
 using System.Data;
+using System.Data.Common;
 using CollabHub.Server.Configuration;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 
@@ -9,11 +11,13 @@ namespace CollabHub.Server.Store;
 
 /// <summary>
 /// SQLite in WAL mode: readers never block the writer, and several server processes on one host can share
-/// the file. Writers queue on SQLite's lock for up to <see cref="StoreOptions.BusyTimeout"/>.
+/// the file. Writers queue on SQLite's lock for up to <see cref="StoreOptions.BusyTimeout"/>. Every connection runs
+/// with the <c>synchronous</c> level of <see cref="StoreOptions.SqliteDurability"/>.
 /// </summary>
 internal sealed class SqliteDialect(IOptions<CollabHubOptions> options) : IStoreDialect
 {
     private readonly string _connectionString = BuildConnectionString(options.Value.Store);
+    private readonly SynchronousPragma _synchronous = new(options.Value.Store.SqliteDurability);
 
     private static string BuildConnectionString(StoreOptions store)
     {
@@ -26,7 +30,7 @@ internal sealed class SqliteDialect(IOptions<CollabHubOptions> options) : IStore
         return builder.ToString();
     }
 
-    public void Configure(DbContextOptionsBuilder options) => options.UseSqlite(_connectionString);
+    public void Configure(DbContextOptionsBuilder options) => options.UseSqlite(_connectionString).AddInterceptors(_synchronous);
 
     public async Task<IDbContextTransaction> BeginSnapshotAsync(StoreDbContext db, CancellationToken cancellationToken)
     {
@@ -58,4 +62,34 @@ internal sealed class SqliteDialect(IOptions<CollabHubOptions> options) : IStore
 
     /// <summary>Never: SQLite runs in this process, so a failed commit was not applied.</summary>
     public bool IsCommitOutcomeUnknown(Exception exception) => false;
+}
+
+/// <summary>
+/// Sets <c>synchronous</c> on each connection as it opens: the pragma belongs to the connection, not the file, and
+/// Microsoft.Data.Sqlite has no connection-string keyword for it. A pooled connection runs it again, which costs one
+/// statement per commit.
+/// </summary>
+internal sealed class SynchronousPragma(SqliteDurability durability) : DbConnectionInterceptor
+{
+    private readonly string _sql = durability switch
+    {
+        SqliteDurability.Normal => "PRAGMA synchronous=NORMAL;",
+        _ => "PRAGMA synchronous=FULL;",
+    };
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
+
+    public override Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        // SQLite runs in this process and a pragma touches no disk, so the synchronous call is the cheap one.
+        Apply(connection);
+        return Task.CompletedTask;
+    }
+
+    private void Apply(DbConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = _sql;
+        command.ExecuteNonQuery();
+    }
 }

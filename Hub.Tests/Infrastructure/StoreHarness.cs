@@ -88,6 +88,9 @@ internal sealed class StoreHarness : IAsyncDisposable
 
     public IRoomStore Store => _services.GetRequiredService<IRoomStore>();
 
+    /// <summary>The store's own DbContext factory: its connections are configured as the store's are.</summary>
+    public IDbContextFactory<StoreDbContext> Contexts => _services.GetRequiredService<IDbContextFactory<StoreDbContext>>();
+
     public StoreProvider Provider => _database.Provider;
 
     /// <summary>The ids of the events this instance logged at Information or above, e.g. 1301 for a retried commit.</summary>
