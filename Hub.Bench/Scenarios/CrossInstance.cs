@@ -23,7 +23,7 @@ internal static class CrossInstance
         var rows = new List<ResultRow>();
         foreach (var system in Systems)
         {
-            await using var deployment = await context.StartAsync(system, instances: 2);
+            await using var deployment = await context.StartAsync(system, instances: 2, warm: true);
             var delivery = new DeliveryCounter();
             await using var writers = new ClientSet();
             await writers.ConnectAsync(deployment, 0, writerCount, i => new ClientPlan($"writer{i}", Room, Instance: 0), null, TimeSpan.FromMinutes(1), context.Say);

@@ -27,7 +27,7 @@ internal sealed class FanoutScenario : IScenario
         var rows = new List<ResultRow>();
         foreach (var system in new[] { SystemSpec.CollabHub, SystemSpec.BareSignalR, SystemSpec.SocketIO })
         {
-            await using var deployment = await context.StartAsync(system);
+            await using var deployment = await context.StartAsync(system, warm: true);
             var delivery = new DeliveryCounter();
             await using var writer = deployment.Client("writer");
             await writer.ConnectAsync(CancellationToken.None);

@@ -30,10 +30,20 @@ internal sealed class ScenarioContext(DeploymentPool deployments, bool quick)
     public void Say(string message) =>
         Console.WriteLine($"[{Clock.Elapsed:mm\\:ss}] {Scenario} › {message}");
 
-    public async Task<Deployment> StartAsync(SystemSpec system, int instances = 1)
+    /// <summary>
+    /// A deployment of <paramref name="system"/>; with <paramref name="warm"/> it has been loaded for
+    /// <see cref="WarmUp"/> first (once per deployment: a reused one is not warmed again).
+    /// </summary>
+    public async Task<Deployment> StartAsync(SystemSpec system, int instances = 1, bool warm = false)
     {
         Say($"{system.Name}: {(quick ? "starting or reusing" : "starting")} {(instances == 1 ? "one instance" : $"{instances} instances")}{(system.Redis ? " and Redis" : "")}{(system.Store == StoreKind.Postgres ? " and PostgreSQL" : "")}");
-        return await deployments.AcquireAsync(system, instances);
+        var deployment = await deployments.AcquireAsync(system, instances);
+        if (warm && !deployment.WarmedUp)
+        {
+            await SystemWarmUp.RunAsync(this, deployment);
+            deployment.WarmedUp = true;
+        }
+        return deployment;
     }
 }
 

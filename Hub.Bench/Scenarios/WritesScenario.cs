@@ -22,8 +22,7 @@ internal sealed class WritesScenario : IScenario
         var rows = new List<ResultRow>();
         foreach (var system in new[] { SystemSpec.CollabHub, SystemSpec.CollabHubPostgres, SystemSpec.BareSignalR })
         {
-            await using var deployment = await context.StartAsync(system);
-            await WarmUpAsync(context, deployment);
+            await using var deployment = await context.StartAsync(system, warm: true);
             foreach (var rooms in roomCounts)
             {
                 await using var writers = new ClientSet();
@@ -41,20 +40,6 @@ internal sealed class WritesScenario : IScenario
         }
         return new ScenarioResult(rows, [Chart(rows, 1), .. roomCounts.Length > 1 ? [Chart(rows, 100)] : Array.Empty<(string, SvgChart)>()]);
     }
-
-    /// <summary>
-    /// Untimed writes for <see cref="ScenarioContext.WarmUp"/> from <see cref="WarmUpWriters"/> writers of their own, so
-    /// that the first case (one writer) measures a system whose code is compiled to its final tier, as the later ones do.
-    /// </summary>
-    private static async Task WarmUpAsync(ScenarioContext context, Deployment deployment)
-    {
-        context.Say($"{deployment.System.Name}: warming up for {context.WarmUp.TotalSeconds:0.#} s");
-        await using var writers = new ClientSet();
-        await writers.ConnectAsync(deployment, 0, WarmUpWriters, i => new ClientPlan($"warm-up{i}", "warm-up0"), null, TimeSpan.FromMinutes(1), context.Say);
-        await WriteAsync(writers, WarmUpWriters, 1, "warm-up", context.WarmUp, new LatencyHistogram());
-    }
-
-    private const int WarmUpWriters = 16;
 
     private async Task<ResultRow> MeasureAsync(ScenarioContext context, Deployment deployment, ClientSet writers, int rooms, string label, int count)
     {

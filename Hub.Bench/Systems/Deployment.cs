@@ -34,6 +34,9 @@ internal sealed partial class Deployment : IAsyncDisposable
     /// <summary>Where clients connect, one per instance: the hub URL for SignalR, the server URL for Socket.IO.</summary>
     public List<Uri> Urls { get; } = [];
 
+    /// <summary>Whether it has been loaded for the bench's warm-up already (a deployment reused by <c>--quick</c> is warmed once).</summary>
+    public bool WarmedUp { get; set; }
+
     public ProcessMeter Meter { get; private set; } = new([]);
 
     public static async Task<Deployment> StartAsync(SystemSpec system, int instances, BenchEnvironment environment)
