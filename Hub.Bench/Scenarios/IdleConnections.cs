@@ -17,7 +17,7 @@ internal static class IdleConnections
 {
     public static async Task<ResultRow> RunAsync(ScenarioContext context, string scenario, SystemSpec system, string label, int count, Func<int, ClientPlan> plan, bool countPresence)
     {
-        await using var deployment = await context.StartAsync(system);
+        await using var deployment = await context.StartAsync(system, warm: true);
         try
         {
             return await MeasureAsync(context, deployment, scenario, label, count, plan, countPresence);

@@ -7,11 +7,14 @@ namespace CollabHub.Bench.Scenarios;
 /// <summary>
 /// Loads a freshly started system, untimed, for <see cref="ScenarioContext.WarmUp"/> before a throughput case measures
 /// it, so that every system is measured with its code compiled to its final tier rather than in its first seconds.
-/// One client per instance, all in one room: each instance's write path, and with a backplane its receive path too.
+/// One client per instance, all in one room, sends Sets: each instance's write path, and with a backplane its receive
+/// path too. Alongside, short-lived clients connect, join a room of their own and leave, one after the other on each
+/// instance in turn: the path of a connect and a join (negotiation, authentication, the join's store read, presence).
 /// </summary>
 internal static class SystemWarmUp
 {
     private const string Room = "warm-up";
+    private const string JoinRoom = "warm-up-joins";
 
     /// <summary>Sets each client has on its way at once: enough to keep a server busy, few enough to never be refused.</summary>
     private const int InFlight = 64;
@@ -22,6 +25,7 @@ internal static class SystemWarmUp
         await using var clients = new ClientSet();
         await clients.ConnectAsync(deployment, 0, deployment.Urls.Count, i => new ClientPlan($"warm-up{i}", Room, Instance: i), null, TimeSpan.FromMinutes(1), context.Say);
         var clock = Stopwatch.StartNew();
+        var joins = ConnectAndJoinAsync(deployment, clock, context.WarmUp);
         await Task.WhenAll(clients.Clients.Select(async client =>
         {
             for (var round = 0; clock.Elapsed < context.WarmUp; round++)
@@ -39,5 +43,23 @@ internal static class SystemWarmUp
                 }));
             }
         }));
+        await joins;
+    }
+
+    private static async Task ConnectAndJoinAsync(Deployment deployment, Stopwatch clock, TimeSpan duration)
+    {
+        for (var i = 0; clock.Elapsed < duration; i++)
+        {
+            try
+            {
+                await using var client = deployment.Client($"warm-up-joiner{i % 100}", instance: i % deployment.Urls.Count);
+                await client.ConnectAsync(CancellationToken.None);
+                await client.JoinAsync(JoinRoom, null, CancellationToken.None);
+            }
+            catch (Exception)
+            {
+                // As above: only exercised, and a failure is the measured scenario's to show.
+            }
+        }
     }
 }
