@@ -44,7 +44,38 @@ internal static class SystemWarmUp
             }
         }));
         await joins;
+        await UntilIdleAsync(context, deployment);
     }
+
+    /// <summary>
+    /// Waits until the system's processes are nearly idle: .NET compiles the code the load made hot on a background
+    /// thread, which on this machine stays busy for several seconds after the load (up to four fifths of the server's
+    /// CPU in a measurement right after it), so that compile queue drains here rather than inside the next measurement.
+    /// </summary>
+    private static async Task UntilIdleAsync(ScenarioContext context, Deployment deployment)
+    {
+        var waited = Stopwatch.StartNew();
+        var interval = TimeSpan.FromMilliseconds(500);
+        var cpu = deployment.Meter.CpuSeconds();
+        while (waited.Elapsed < MaxIdleWait)
+        {
+            await Task.Delay(interval);
+            var now = deployment.Meter.CpuSeconds();
+            var busy = (now - cpu) / interval.TotalSeconds;
+            cpu = now;
+            if (busy < IdleShare)
+            {
+                context.Say($"{deployment.System.Name}: idle after {waited.Elapsed.TotalSeconds:0.0} s");
+                return;
+            }
+        }
+        context.Say($"{deployment.System.Name}: still {IdleShare:P0}+ busy after {MaxIdleWait.TotalSeconds:0} s; measuring anyway");
+    }
+
+    /// <summary>Below this share of one core over half a second, a system counts as idle.</summary>
+    private const double IdleShare = 0.05;
+
+    private static readonly TimeSpan MaxIdleWait = TimeSpan.FromSeconds(30);
 
     private static async Task ConnectAndJoinAsync(Deployment deployment, Stopwatch clock, TimeSpan duration)
     {
