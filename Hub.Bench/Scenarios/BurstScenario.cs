@@ -29,18 +29,19 @@ internal sealed class BurstScenario : IScenario
         {
             await using var deployment = await context.StartAsync(system);
             context.Say($"{system.Name}: {count:#,0} Sets on one connection without waiting");
-            rows.Add(await BurstAsync(deployment, count, context.WarmUp));
+            rows.Add(await BurstAsync(context, deployment, count));
         }
         double[] rates = context.Quick ? [200] : [1_000, 5_000];
         rows.AddRange(await CrossInstance.RunAsync(context, Name, rates, listenerCount: context.Quick ? 2 : 10, writerCount: 1));
         return new ScenarioResult(rows, [CrossInstance.LatencyChart("burst-cross.svg", "burst: delivery latency to another instance", rows.Where(r => r.ChartX is not null).ToList())]);
     }
 
-    private async Task<ResultRow> BurstAsync(Deployment deployment, int count, TimeSpan warmUp)
+    private async Task<ResultRow> BurstAsync(ScenarioContext context, Deployment deployment, int count)
     {
         await using var client = deployment.Client("burst");
         await client.ConnectAsync(CancellationToken.None);
-        var cold = await WarmUpAsync(client, count, warmUp);
+        var cold = await WarmUpAsync(client, count, context.WarmUp);
+        await SystemWarmUp.UntilIdleAsync(context, deployment);
         // Timed bursts, each on fresh keys: one burst lasts a tenth of a second, so a single one would measure whatever
         // else the machine did in that moment.
         var latency = new LatencyHistogram();

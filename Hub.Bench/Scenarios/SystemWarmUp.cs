@@ -52,7 +52,7 @@ internal static class SystemWarmUp
     /// thread, which on this machine stays busy for several seconds after the load (up to four fifths of the server's
     /// CPU in a measurement right after it), so that compile queue drains here rather than inside the next measurement.
     /// </summary>
-    private static async Task UntilIdleAsync(ScenarioContext context, Deployment deployment)
+    public static async Task UntilIdleAsync(ScenarioContext context, Deployment deployment)
     {
         var waited = Stopwatch.StartNew();
         var interval = TimeSpan.FromMilliseconds(500);
