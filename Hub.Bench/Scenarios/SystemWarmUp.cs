@@ -56,8 +56,10 @@ internal static class SystemWarmUp
     {
         var waited = Stopwatch.StartNew();
         var interval = TimeSpan.FromMilliseconds(500);
+        // A quick run only checks that everything works: its figures are not compared.
+        var maxWait = context.Quick ? QuickMaxIdleWait : MaxIdleWait;
         var cpu = deployment.Meter.CpuSeconds();
-        while (waited.Elapsed < MaxIdleWait)
+        while (waited.Elapsed < maxWait)
         {
             await Task.Delay(interval);
             var now = deployment.Meter.CpuSeconds();
@@ -69,13 +71,14 @@ internal static class SystemWarmUp
                 return;
             }
         }
-        context.Say($"{deployment.System.Name}: still {IdleShare:P0}+ busy after {MaxIdleWait.TotalSeconds:0} s; measuring anyway");
+        context.Say($"{deployment.System.Name}: still {IdleShare:P0}+ busy after {maxWait.TotalSeconds:0} s; measuring anyway");
     }
 
     /// <summary>Below this share of one core over half a second, a system counts as idle.</summary>
     private const double IdleShare = 0.05;
 
     private static readonly TimeSpan MaxIdleWait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan QuickMaxIdleWait = TimeSpan.FromSeconds(2);
 
     private static async Task ConnectAndJoinAsync(Deployment deployment, Stopwatch clock, TimeSpan duration)
     {
