@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace CollabHub.Tests.Infrastructure;
@@ -64,8 +65,26 @@ internal sealed partial class HubServerProcess : ServerProcess
     protected override void OnLaunching(Process process)
     {
         var listening = _listening;
-        process.Exited += (_, _) => listening.TrySetException(
-            new InvalidOperationException($"Hub.Server exited with code {process.ExitCode} before listening:\n{Output}"));
+        process.Exited += (_, _) => _ = ReportEarlyExitAsync(process, listening);
+    }
+
+    /// <summary>
+    /// Fails the wait for "Now listening" with the process's output once its readers have read it all: Exited can come
+    /// before the last lines, and those say why (a start-up check that failed).
+    /// </summary>
+    private async Task ReportEarlyExitAsync(Process process, TaskCompletionSource<Uri> listening)
+    {
+        string exitCode;
+        try
+        {
+            await process.WaitForExitAsync();
+            exitCode = process.ExitCode.ToString(CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+        {
+            exitCode = "unknown"; // a restart replaced the process meanwhile
+        }
+        listening.TrySetException(new InvalidOperationException($"Hub.Server exited with code {exitCode} before listening:\n{Output}"));
     }
 
     /// <summary>
