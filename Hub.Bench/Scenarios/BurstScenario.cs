@@ -72,9 +72,9 @@ internal sealed class BurstScenario : IScenario
     }
 
     /// <summary>
-    /// Untimed bursts for <paramref name="warmUp"/> (<see cref="ScenarioContext.WarmUp"/>), so that every system is measured with its code compiled
-    /// to its final tier and its pools filled, as a server is after its first seconds; returns the median rate of the
-    /// first bursts, what a freshly started instance does.
+    /// Untimed bursts for <paramref name="warmUp"/> (<see cref="ScenarioContext.WarmUp"/>), so that every system is
+    /// measured with its code compiled to its final tier and its pools filled, as a server is after its first seconds;
+    /// returns the median rate of the first bursts, what a freshly started instance does.
     /// </summary>
     private static async Task<double> WarmUpAsync(IBenchClient client, int count, TimeSpan warmUp)
     {

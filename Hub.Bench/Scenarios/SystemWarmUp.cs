@@ -19,6 +19,12 @@ internal static class SystemWarmUp
     /// <summary>Sets each client has on its way at once: enough to keep a server busy, few enough to never be refused.</summary>
     private const int InFlight = 64;
 
+    /// <summary>Below this share of one core over half a second, a system counts as idle.</summary>
+    private const double IdleShare = 0.05;
+
+    private static readonly TimeSpan MaxIdleWait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan QuickMaxIdleWait = TimeSpan.FromSeconds(2);
+
     public static async Task RunAsync(ScenarioContext context, Deployment deployment)
     {
         context.Say($"{deployment.System.Name}: warming up for {context.WarmUp.TotalSeconds:0.#} s");
@@ -28,7 +34,7 @@ internal static class SystemWarmUp
         var joins = ConnectAndJoinAsync(deployment, clock, context.WarmUp);
         await Task.WhenAll(clients.Clients.Select(async client =>
         {
-            for (var round = 0; clock.Elapsed < context.WarmUp; round++)
+            while (clock.Elapsed < context.WarmUp)
             {
                 // Failures do not matter here: the system is only being exercised.
                 await Task.WhenAll(Enumerable.Range(0, InFlight).Select(async i =>
@@ -73,12 +79,6 @@ internal static class SystemWarmUp
         }
         context.Say($"{deployment.System.Name}: still {IdleShare:P0}+ busy after {maxWait.TotalSeconds:0} s; measuring anyway");
     }
-
-    /// <summary>Below this share of one core over half a second, a system counts as idle.</summary>
-    private const double IdleShare = 0.05;
-
-    private static readonly TimeSpan MaxIdleWait = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan QuickMaxIdleWait = TimeSpan.FromSeconds(2);
 
     private static async Task ConnectAndJoinAsync(Deployment deployment, Stopwatch clock, TimeSpan duration)
     {

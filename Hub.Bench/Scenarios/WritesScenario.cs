@@ -44,34 +44,14 @@ internal sealed class WritesScenario : IScenario
     private async Task<ResultRow> MeasureAsync(ScenarioContext context, Deployment deployment, ClientSet writers, int rooms, string label, int count)
     {
         var latency = new LatencyHistogram();
-        await using var window = ResourceWindow.Start(deployment.Meter);
-        var clock = Stopwatch.StartNew();
-        var (acked, failed) = await WriteAsync(writers, count, rooms, "writes", context.Duration, latency);
-        var elapsed = clock.Elapsed.TotalSeconds;
-        var resources = await window.StopAsync();
-        return new ResultRow(Name, label, deployment.System.Name, acked / elapsed, "writes/s",
-            latency.PercentileMs(50), latency.PercentileMs(95), latency.PercentileMs(99), resources)
-        {
-            Extra = [new("failed", failed.ToString("#,0"))],
-            ChartX = count,
-            ChartValues = { ["rooms"] = rooms },
-            Incomplete = failed > 0,
-        };
-    }
-
-    /// <summary>
-    /// The first <paramref name="count"/> writers each send their next Set to room <c>{roomPrefix}{i mod rooms}</c> when
-    /// the last is answered, for <paramref name="duration"/>; returns the writes answered and those that failed.
-    /// </summary>
-    private static async Task<(long Acked, long Failed)> WriteAsync(ClientSet writers, int count, int rooms, string roomPrefix, TimeSpan duration, LatencyHistogram latency)
-    {
         long acked = 0, failed = 0;
+        await using var window = ResourceWindow.Start(deployment.Meter);
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(writers.Numbered.Where(w => w.Key < count).Select(w => Task.Run(async () =>
         {
             var (i, client) = (w.Key, w.Value);
-            var room = $"{roomPrefix}{i % rooms}";
-            for (var n = 0; clock.Elapsed < duration; n++)
+            var room = $"writes{i % rooms}";
+            for (var n = 0; clock.Elapsed < context.Duration; n++)
             {
                 var value = BenchValue.Now();
                 try
@@ -87,7 +67,16 @@ internal sealed class WritesScenario : IScenario
                 }
             }
         })));
-        return (acked, failed);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var resources = await window.StopAsync();
+        return new ResultRow(Name, label, deployment.System.Name, acked / elapsed, "writes/s",
+            latency.PercentileMs(50), latency.PercentileMs(95), latency.PercentileMs(99), resources)
+        {
+            Extra = [new("failed", failed.ToString("#,0"))],
+            ChartX = count,
+            ChartValues = { ["rooms"] = rooms },
+            Incomplete = failed > 0,
+        };
     }
 
     private static (string, SvgChart) Chart(List<ResultRow> rows, int rooms)
