@@ -86,7 +86,11 @@ internal static class ServerSetup
             hub.AddFilter<RateLimitFilter>();
         });
         // Our JSON protocol in place of SignalR's (same wire format; unknown message types close the connection).
-        services.Configure<JsonHubProtocolOptions>(json => json.PayloadSerializerOptions.Converters.Add(new PresenceEntryConverter()));
+        services.Configure<JsonHubProtocolOptions>(json =>
+        {
+            json.PayloadSerializerOptions.Converters.Add(new PresenceEntryConverter());
+            json.PayloadSerializerOptions.Converters.Add(new PresenceListConverter());
+        });
         services.RemoveAll<IHubProtocol>();
         services.AddSingleton<IHubProtocol, StrictJsonHubProtocol>();
 

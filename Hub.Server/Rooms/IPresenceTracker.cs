@@ -36,7 +36,7 @@ internal interface IPresenceTracker
 }
 
 /// <summary>The first entries of a room by user id, and its number of users.</summary>
-internal sealed record PresenceListing(PresenceEntry[] Entries, int Count);
+internal sealed record PresenceListing(IReadOnlyList<PresenceEntry> Entries, int Count);
 
 /// <summary>Where some users of a room stand now: see <see cref="IPresenceTracker.ReadAsync"/>.</summary>
 internal sealed record PresenceChanges(PresenceEntry[] Present, string[] Gone, int Count, bool Relisted);

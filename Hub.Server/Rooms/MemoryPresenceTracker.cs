@@ -53,8 +53,8 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
                 {
                     return false;
                 }
-                var connections = room.Users.TryGetValue(userId, out var seen) ? seen.Connections + 1 : 1;
-                room.Users[userId] = new PresenceEntry(userId, name, connections);
+                var connections = room.Users.TryGetValue(userId, out var seen) ? seen.Entry.Connections + 1 : 1;
+                room.Users[userId] = new ListedPresence(new PresenceEntry(userId, name, connections));
                 return true;
             }
         }
@@ -73,10 +73,10 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
             {
                 return null;
             }
-            var seen = room.Users[member.UserId];
+            var seen = room.Users[member.UserId].Entry;
             if (seen.Connections > 1)
             {
-                room.Users[member.UserId] = seen with { Connections = seen.Connections - 1 };
+                room.Users[member.UserId] = new ListedPresence(seen with { Connections = seen.Connections - 1 });
             }
             else
             {
@@ -100,12 +100,12 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
         lock (room)
         {
             var users = room.Users.Values;
-            var entries = new PresenceEntry[Math.Min(max, users.Count)];
-            for (var i = 0; i < entries.Length; i++)
+            var listed = new ListedPresence[Math.Min(max, users.Count)];
+            for (var i = 0; i < listed.Length; i++)
             {
-                entries[i] = users[i];
+                listed[i] = users[i];
             }
-            return new PresenceListing(entries, users.Count);
+            return new PresenceListing(new PresenceList(listed), users.Count);
         }
     }
 
@@ -121,9 +121,9 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
             var gone = new List<string>();
             foreach (var userId in userIds)
             {
-                if (room.Users.TryGetValue(userId, out var entry))
+                if (room.Users.TryGetValue(userId, out var user))
                 {
-                    present.Add(entry);
+                    present.Add(user.Entry);
                 }
                 else
                 {
@@ -162,7 +162,7 @@ internal sealed class MemoryPresenceTracker : IPresenceTracker
         /// them under the lock (a tree took ~100 µs to walk a thousand, and every join into a full room waited on it);
         /// a user arriving or leaving moves the entries after it, 16 bytes each (a few µs at ten thousand users).
         /// </summary>
-        public SortedList<string, PresenceEntry> Users { get; } = new(StringComparer.Ordinal);
+        public SortedList<string, ListedPresence> Users { get; } = new(StringComparer.Ordinal);
 
         /// <summary>Whether the last delta read found more users than are listed.</summary>
         public bool Counted { get; set; }
