@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 
@@ -7,6 +8,12 @@ namespace CollabHub.Server.Store;
 internal interface IStoreDialect
 {
     void Configure(DbContextOptionsBuilder options);
+
+    /// <summary>
+    /// A connection to the store's database outside EF Core (its pool is the one EF Core's connections share), for the
+    /// one-statement read that starts every join and sync: renting a context costs more than that read.
+    /// </summary>
+    DbConnection CreateConnection();
 
     /// <summary>Starts a read-only transaction that sees one consistent snapshot and blocks no writer.</summary>
     Task<IDbContextTransaction> BeginSnapshotAsync(StoreDbContext db, CancellationToken cancellationToken);

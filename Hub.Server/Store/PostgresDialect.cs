@@ -46,6 +46,8 @@ internal sealed class PostgresDialect(IOptions<CollabHubOptions> options) : ISto
 
     public void Configure(DbContextOptionsBuilder options) => options.UseNpgsql(_connectionString);
 
+    public DbConnection CreateConnection() => new NpgsqlConnection(_connectionString);
+
     public async Task<IDbContextTransaction> BeginSnapshotAsync(StoreDbContext db, CancellationToken cancellationToken)
     {
         var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);

@@ -1,4 +1,5 @@
 using System.Data;
+using System.Data.Common;
 using CollabHub.Protocol;
 using CollabHub.Server.Configuration;
 using Microsoft.Extensions.Options;
@@ -302,18 +303,23 @@ internal sealed partial class SqlRoomStore(
 
     public async Task<RoomPage> ReadAsync(RoomRead read, CancellationToken cancellationToken)
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        // One statement needs no transaction: a room never written and an up-to-date rejoin (a reconnect storm) end here.
-        var seen = await ReadRoomSeqAsync(db, read.RoomId, cancellationToken);
-        if (EmptyPage(read, seen, IsDelta(read, seen)) is { } empty)
+        // One statement needs no transaction, and no EF Core context: a room never written and an up-to-date rejoin
+        // (a reconnect storm) end here.
+        await using (var connection = dialect.CreateConnection())
         {
-            return empty;
+            await connection.OpenAsync(cancellationToken);
+            var seen = await ReadRoomSeqAsync(connection, null, read.RoomId, cancellationToken);
+            if (EmptyPage(read, seen, IsDelta(read, seen)) is { } empty)
+            {
+                return empty;
+            }
         }
 
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await db.Database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await dialect.BeginSnapshotAsync(db, cancellationToken);
         // Read again in the snapshot, so the seq and the page's rows are of one moment.
-        var room = await ReadRoomSeqAsync(db, read.RoomId, cancellationToken);
+        var room = await ReadRoomSeqAsync(db.Database.GetDbConnection(), transaction.GetDbTransaction(), read.RoomId, cancellationToken);
         var delta = IsDelta(read, room);
         var page = EmptyPage(read, room, delta)
             ?? (delta
@@ -339,10 +345,10 @@ internal sealed partial class SqlRoomStore(
     /// sync starts here, most end here (an empty room, an up-to-date rejoin), and building the LINQ query's
     /// expression tree cost more than the read itself.
     /// </summary>
-    private static async Task<(long Seq, long PurgedSeq)> ReadRoomSeqAsync(StoreDbContext db, string roomId, CancellationToken cancellationToken)
+    private static async Task<(long Seq, long PurgedSeq)> ReadRoomSeqAsync(DbConnection connection, DbTransaction? transaction, string roomId, CancellationToken cancellationToken)
     {
-        await using var command = db.Database.GetDbConnection().CreateCommand();
-        command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "SELECT seq, purged_seq FROM rooms WHERE id = @room";
         var room = command.CreateParameter();
         room.ParameterName = "@room";

@@ -32,6 +32,9 @@ internal sealed class SqliteDialect(IOptions<CollabHubOptions> options) : IStore
 
     public void Configure(DbContextOptionsBuilder options) => options.UseSqlite(_connectionString).AddInterceptors(_synchronous);
 
+    /// <summary>Used for reads only, so it needs no <c>synchronous</c> level; EF Core sets it whenever it opens one.</summary>
+    public DbConnection CreateConnection() => new SqliteConnection(_connectionString);
+
     public async Task<IDbContextTransaction> BeginSnapshotAsync(StoreDbContext db, CancellationToken cancellationToken)
     {
         await db.Database.OpenConnectionAsync(cancellationToken);
